@@ -1,0 +1,180 @@
+// Package controlplane runs one Kubernetes control plane in one process: an embedded
+// kube-apiserver 1.37, kube-controller-manager, an optional kube-scheduler and the
+// backing store (kine on SQLite by default). It serves both a tenant's virtual cluster
+// and the embedded host cluster; the two differ only in their Profile.
+//
+// The shape follows Kubernetes' own servers: Options → Complete → Validate → New →
+// Run(ctx). Nothing here exits the process; failures come back from Run.
+package controlplane
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Profile selects the controllers a control plane runs.
+type Profile string
+
+const (
+	// ProfileVirtual is a tenant's virtual cluster: no controllers that belong to the
+	// nodes and volumes of the host (node lifecycle, node IPAM, volume binding and
+	// attach/detach, taint eviction), because the host does that work for synced pods.
+	ProfileVirtual Profile = "virtual"
+	// ProfileHost is a complete cluster that owns its nodes: every default controller.
+	ProfileHost Profile = "host"
+)
+
+// Options are what a user can set for one control plane. The zero value is not
+// usable; start from NewOptions.
+type Options struct {
+	// DataDir holds all state: PKI, the SQLite database, kubeconfigs, the lock.
+	DataDir string
+	// Listen is the address the API server serves on. Port 0 picks a free port the
+	// first time and reuses it on every later start from the same data directory.
+	Listen string
+	// ExtraSANs are more DNS names or IPs for the serving certificate.
+	ExtraSANs []string
+	// Scheduler runs kube-scheduler in the process.
+	Scheduler bool
+	// Profile picks the controller set; see ProfileVirtual and ProfileHost.
+	Profile Profile
+	// ServiceCIDR is the range Service ClusterIPs come from.
+	ServiceCIDR string
+	// StoreEndpoint is a kine datastore endpoint (postgres://…, mysql://…); empty means
+	// SQLite in DataDir/db/state.db.
+	StoreEndpoint string
+	// ContextName names the cluster, user and context in DataDir/kubeconfig.
+	ContextName string
+	// APIServerArgs are extra kube-apiserver flags (--name=value), applied last.
+	APIServerArgs []string
+	// ControllerManagerArgs are extra kube-controller-manager flags, applied last.
+	ControllerManagerArgs []string
+}
+
+// NewOptions returns the defaults of `kubicle control-plane`.
+func NewOptions() *Options {
+	return &Options{
+		Listen: "127.0.0.1:0",
+		// A virtual cluster has no nodes of its own by default: the host schedules.
+		Scheduler: false,
+		Profile:   ProfileVirtual,
+		// The range kubeadm and kind use, so manifests that assume it keep working.
+		ServiceCIDR: "10.96.0.0/12",
+		ContextName: "kubicle",
+	}
+}
+
+// AddFlags binds the options to fs.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory that holds all state of the control plane (required)")
+	fs.StringVar(&o.Listen, "listen", o.Listen, "Address the API server serves on; port 0 picks a free port once and keeps it")
+	fs.StringSliceVar(&o.ExtraSANs, "tls-san", o.ExtraSANs, "Extra DNS names or IPs for the API server's certificate")
+	fs.BoolVar(&o.Scheduler, "scheduler", o.Scheduler, "Run kube-scheduler in the control plane")
+	fs.StringVar((*string)(&o.Profile), "profile", string(o.Profile), "Controller set: virtual (tenant cluster) or host (owns nodes)")
+	fs.StringVar(&o.ServiceCIDR, "service-cidr", o.ServiceCIDR, "Range of Service ClusterIPs")
+	fs.StringVar(&o.StoreEndpoint, "datastore-endpoint", o.StoreEndpoint, "kine datastore (postgres://…, mysql://…); empty: SQLite in the data directory")
+	fs.StringVar(&o.ContextName, "context-name", o.ContextName, "Name of the context in DATA_DIR/kubeconfig")
+	fs.StringSliceVar(&o.APIServerArgs, "kube-apiserver-arg", o.APIServerArgs, "Extra kube-apiserver flag (name=value), repeatable")
+	fs.StringSliceVar(&o.ControllerManagerArgs, "kube-controller-manager-arg", o.ControllerManagerArgs, "Extra kube-controller-manager flag (name=value), repeatable")
+}
+
+// Validate returns every problem with the options.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir is required"))
+	}
+	if _, _, err := splitListen(o.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q: %w", o.Listen, err))
+	}
+	if o.Profile != ProfileVirtual && o.Profile != ProfileHost {
+		errs = append(errs, fmt.Errorf("--profile %q: must be %q or %q", o.Profile, ProfileVirtual, ProfileHost))
+	}
+	if _, err := netip.ParsePrefix(o.ServiceCIDR); err != nil {
+		errs = append(errs, fmt.Errorf("--service-cidr %q: not a CIDR", o.ServiceCIDR))
+	}
+	if o.StoreEndpoint != "" && !strings.Contains(o.StoreEndpoint, "://") {
+		errs = append(errs, errors.New("--datastore-endpoint: expected scheme://…, e.g. postgres://user:pass@host/db"))
+	}
+	for _, a := range append(append([]string{}, o.APIServerArgs...), o.ControllerManagerArgs...) {
+		if !strings.Contains(a, "=") {
+			errs = append(errs, fmt.Errorf("extra flag %q: expected name=value", a))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Complete fills in derived values: an absolute data directory and, when the port is
+// 0, the port a previous start from the same data directory used.
+func (o *Options) Complete() (*CompletedOptions, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", o.DataDir, err)
+	}
+	c := &CompletedOptions{Options: *o}
+	c.DataDir = dir
+	host, port, _ := splitListen(o.Listen)
+	if port == 0 {
+		if prev, err := os.ReadFile(c.path("listen-address")); err == nil {
+			if h, p, err := splitListen(strings.TrimSpace(string(prev))); err == nil && h == host {
+				port = p
+			}
+		}
+	}
+	c.Host, c.Port = host, port
+	prefix := netip.MustParsePrefix(o.ServiceCIDR)
+	c.ServiceIP = net.IP(prefix.Masked().Addr().Next().AsSlice())
+	return c, nil
+}
+
+// CompletedOptions are validated options with derived values filled in.
+type CompletedOptions struct {
+	Options
+	// Host and Port are the parts of Listen; Port 0 means "pick one".
+	Host string
+	// Port is the API server port; 0 until a listener is bound.
+	Port int
+	// ServiceIP is the ClusterIP of the kubernetes Service (first of ServiceCIDR).
+	ServiceIP net.IP
+}
+
+func (c *CompletedOptions) path(elem ...string) string {
+	return filepath.Join(append([]string{c.DataDir}, elem...)...)
+}
+
+// KubeconfigPath is where the admin kubeconfig is written.
+func (c *CompletedOptions) KubeconfigPath() string { return c.path("kubeconfig") }
+
+// clientHost is the address clients use: the listen host, or loopback for a wildcard.
+func (c *CompletedOptions) clientHost() string {
+	if ip := net.ParseIP(c.Host); ip != nil && ip.IsUnspecified() {
+		return "127.0.0.1"
+	}
+	return c.Host
+}
+
+func splitListen(addr string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", portStr)
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return host, port, nil
+}

@@ -1,0 +1,304 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/klog/v2"
+
+	"kubicle.dev/kubicle/internal/controlplane/pki"
+	"kubicle.dev/kubicle/internal/kubeconfig"
+)
+
+// readyTimeout bounds the wait for the API server's /readyz after start. A cold start
+// on SQLite takes 2–3 s on a 2-core machine; a remote database can take much longer,
+// but a minute without readiness means something is wrong that the user must see.
+const readyTimeout = 2 * time.Minute
+
+// stopTimeout bounds how long each component may take to return after cancellation.
+const stopTimeout = 20 * time.Second
+
+// Server is one running (or runnable) control plane.
+type Server struct {
+	opts  *CompletedOptions
+	ready chan struct{}
+	admin *rest.Config
+}
+
+// New returns a Server for completed options. Nothing starts until Run.
+func New(opts *CompletedOptions) *Server {
+	return &Server{opts: opts, ready: make(chan struct{})}
+}
+
+// Ready is closed once the API server answers /readyz and the admin kubeconfig is
+// written.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// AdminConfig is a client config with cluster-admin rights; valid after Ready.
+func (s *Server) AdminConfig() *rest.Config { return rest.CopyConfig(s.admin) }
+
+// Options returns the completed options the server runs with.
+func (s *Server) Options() *CompletedOptions { return s.opts }
+
+// Run starts the store, the API server, the controller manager and (optionally) the
+// scheduler, and serves until ctx is cancelled or a component fails. It stops the
+// components in reverse order: controllers first, then the API server, then the store.
+func (s *Server) Run(ctx context.Context) (err error) {
+	o := s.opts
+	logger := klog.FromContext(ctx)
+	if err := prepareDataDir(o.DataDir); err != nil {
+		return err
+	}
+	unlock, err := lockDataDir(o.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	hosts := append([]string{o.Host, o.clientHost()}, o.ExtraSANs...)
+	bundle, err := pki.EnsureBundle(o.path("pki"), pki.BundleOptions{Hosts: hosts, ServiceIP: o.ServiceIP})
+	if err != nil {
+		return fmt.Errorf("preparing certificates: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(o.Host, strconv.Itoa(o.Port)))
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", net.JoinHostPort(o.Host, strconv.Itoa(o.Port)), rootCause(err))
+	}
+	o.Port = ln.Addr().(*net.TCPAddr).Port
+	if err := os.WriteFile(o.path("listen-address"), []byte(net.JoinHostPort(o.Host, strconv.Itoa(o.Port))+"\n"), 0o600); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("recording listen address: %w", err)
+	}
+	server := "https://" + net.JoinHostPort(o.clientHost(), strconv.Itoa(o.Port))
+	kubeconfigs, err := writeKubeconfigs(o, bundle, server)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	s.admin, err = clientcmd.NewDefaultClientConfig(*kubeconfigs.admin, nil).ClientConfig()
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("admin client config: %w", err)
+	}
+
+	// The store gets its own context: an API server whose store goes away first keeps
+	// retrying and does not return (NOTES.md, "Shutdown order").
+	storeCtx, stopStore := context.WithCancel(klog.NewContext(context.Background(), logger))
+	store, err := startStore(storeCtx, o)
+	if err != nil {
+		stopStore()
+		_ = ln.Close()
+		return err
+	}
+	defer func() {
+		stopStore()
+		store.wait()
+	}()
+
+	apiCtx, stopAPI := context.WithCancel(klog.NewContext(context.Background(), logger))
+	defer stopAPI()
+	apiDone := make(chan error, 1)
+	go func() {
+		apiDone <- runAPIServer(apiCtx, apiServerArgs(o, bundle, store.endpoints), ln, o.Port)
+	}()
+	stopAPIServer := func() error {
+		stopAPI()
+		select {
+		case err := <-apiDone:
+			return err
+		case <-time.After(stopTimeout):
+			return fmt.Errorf("kube-apiserver did not stop within %s", stopTimeout)
+		}
+	}
+
+	if err := s.waitReady(ctx, apiDone); err != nil {
+		stopErr := stopAPIServer()
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return stopErr
+		}
+		return err
+	}
+	logger.Info("API server ready", "server", server)
+
+	compCtx, stopComponents := context.WithCancel(ctx)
+	defer stopComponents()
+	type result struct {
+		name string
+		err  error
+	}
+	compDone := make(chan result, 2)
+	components := 1
+	go func() {
+		compDone <- result{"kube-controller-manager", runControllerManager(compCtx, controllerManagerArgs(o, bundle, kubeconfigs.controllerManager))}
+	}()
+	if o.Scheduler {
+		components++
+		go func() {
+			compDone <- result{"kube-scheduler", runScheduler(compCtx, schedulerArgs(kubeconfigs.scheduler))}
+		}()
+	}
+	close(s.ready)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-apiDone:
+		apiDone <- err // let stopAPIServer see it
+		runErr = fmt.Errorf("kube-apiserver stopped: %w", orUnexpected(err))
+	case r := <-compDone:
+		components--
+		runErr = fmt.Errorf("%s stopped: %w", r.name, orUnexpected(r.err))
+	}
+	logger.Info("Stopping control plane")
+	stopComponents()
+	deadline := time.After(stopTimeout)
+	for ; components > 0; components-- {
+		select {
+		case <-compDone:
+		case <-deadline:
+			logger.Info("Controllers did not stop in time; stopping the API server anyway")
+			components = 0
+		}
+	}
+	if err := stopAPIServer(); err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
+		runErr = err
+	}
+	return runErr
+}
+
+func orUnexpected(err error) error {
+	if err == nil {
+		return errors.New("exited unexpectedly")
+	}
+	return err
+}
+
+// waitReady polls /readyz until it answers ok, the API server returns, or time runs out.
+func (s *Server) waitReady(ctx context.Context, apiDone chan error) error {
+	client, err := kubernetes.NewForConfig(s.admin)
+	if err != nil {
+		return err
+	}
+	deadline := time.NewTimer(readyTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	last := "no answer yet"
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-apiDone:
+			apiDone <- err
+			return fmt.Errorf("kube-apiserver failed to start: %w", orUnexpected(err))
+		case <-deadline.C:
+			return fmt.Errorf("kube-apiserver not ready after %s: %s", readyTimeout, last)
+		case <-tick.C:
+			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(rctx)
+			cancel()
+			if err == nil {
+				return nil
+			}
+			last = strings.TrimSpace(string(body))
+			if last == "" {
+				last = err.Error()
+			}
+		}
+	}
+}
+
+// prepareDataDir creates dir and proves it writable, so that a bad path fails with
+// one clear line before anything starts.
+func prepareDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, unwrapPath(err))
+	}
+	probe := filepath.Join(dir, ".write-test")
+	if err := os.WriteFile(probe, nil, 0o600); err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w", dir, unwrapPath(err))
+	}
+	return os.Remove(probe)
+}
+
+// rootCause returns the system error under err (e.g. "address already in use"), or err.
+func rootCause(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return err
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// lockDataDir takes an exclusive lock on dir, so two control planes never share one
+// store. The lock is released when the process dies, even by kill -9.
+func lockDataDir(dir string) (func(), error) {
+	path := filepath.Join(dir, "lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking data directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		pid, _ := os.ReadFile(path)
+		_ = f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another control plane (pid %s)", dir, strings.TrimSpace(string(pid)))
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() { _ = f.Close() }, nil
+}
+
+type componentKubeconfigs struct {
+	admin                        *clientcmdapi.Config
+	controllerManager, scheduler string
+}
+
+// writeKubeconfigs writes the admin kubeconfig (DATA_DIR/kubeconfig) and the
+// components' kubeconfigs (DATA_DIR/pki/*.kubeconfig).
+func writeKubeconfigs(o *CompletedOptions, b *pki.Bundle, server string) (*componentKubeconfigs, error) {
+	ca := b.CA.CertPEM()
+	write := func(name string, pair pki.Pair, path string) (*clientcmdapi.Config, error) {
+		cert, key, err := pair.Read()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s credentials: %w", name, err)
+		}
+		cfg := kubeconfig.New(name, kubeconfig.Credentials{Server: server, CAData: ca, CertData: cert, KeyData: key})
+		return cfg, kubeconfig.WriteFile(path, cfg)
+	}
+	out := &componentKubeconfigs{
+		controllerManager: o.path("pki", "controller-manager.kubeconfig"),
+		scheduler:         o.path("pki", "scheduler.kubeconfig"),
+	}
+	var err error
+	if out.admin, err = write(o.ContextName, b.Admin, o.KubeconfigPath()); err != nil {
+		return nil, err
+	}
+	if _, err = write("kube-controller-manager", b.ControllerManager, out.controllerManager); err != nil {
+		return nil, err
+	}
+	if _, err = write("kube-scheduler", b.Scheduler, out.scheduler); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

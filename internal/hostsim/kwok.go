@@ -1,0 +1,125 @@
+package hostsim
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	nodefast "sigs.k8s.io/kwok/kustomize/stage/node/fast"
+	nodeheartbeat "sigs.k8s.io/kwok/kustomize/stage/node/heartbeat-with-lease"
+	podfast "sigs.k8s.io/kwok/kustomize/stage/pod/fast"
+)
+
+// kwokConfig is the configuration kwok reads: its own stages for node and pod
+// lifecycles (shipped in the kwok module), plus log and exec simulation for every pod.
+// Exec runs the command as a real process on this machine in workDir: kwok's local
+// exec is not sandboxed, which is why the kubelet endpoint listens on loopback only.
+func kwokConfig(logFile, workDir string) string {
+	docs := []string{
+		nodefast.DefaultNodeInit,
+		nodeheartbeat.DefaultNodeHeartbeatWithLease,
+		podfast.DefaultPodReady,
+		podfast.DefaultPodComplete,
+		podfast.DefaultPodDelete,
+		fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: kubicle-simulated-logs
+spec:
+  logs:
+  - logsFile: %q
+    follow: true
+`, logFile),
+		fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: kubicle-simulated-exec
+spec:
+  execs:
+  - local:
+      workDir: %q
+`, workDir),
+	}
+	for i, d := range docs {
+		docs[i] = strings.TrimSpace(d)
+	}
+	return strings.Join(docs, "\n---\n") + "\n"
+}
+
+// containerLog is what every simulated container prints, in the CRI log format that
+// kwok requires ("unsupported log format" otherwise).
+func containerLog(now time.Time) string {
+	ts := now.UTC().Format(time.RFC3339Nano)
+	lines := []string{
+		"kubicle simulated node: this container is simulated by kwok; no process runs",
+		"kubicle simulated node: kubectl logs and kubectl exec reach it through the kubelet API",
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		fmt.Fprintf(&b, "%s stdout F %s\n", ts, l)
+	}
+	return b.String()
+}
+
+// kwokProcess is a running kwok child process.
+type kwokProcess struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// startKwok writes kwok's configuration under dir and starts `kubicle kwok` (exe) as a
+// child process that manages the simulated nodes. The child gets SIGTERM when this
+// process dies, so a killed host leaves no kwok behind.
+func startKwok(exe, dir, kubeconfig, certFile, keyFile string, port int, podCIDR string, logTo *os.File) (*kwokProcess, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "exec"), 0o755); err != nil {
+		return nil, fmt.Errorf("preparing kwok directory: %w", err)
+	}
+	logFile := filepath.Join(dir, "container.log")
+	if err := os.WriteFile(logFile, []byte(containerLog(time.Now())), 0o644); err != nil {
+		return nil, fmt.Errorf("writing simulated container log: %w", err)
+	}
+	cfgFile := filepath.Join(dir, "kwok.yaml")
+	if err := os.WriteFile(cfgFile, []byte(kwokConfig(logFile, filepath.Join(dir, "exec"))), 0o644); err != nil {
+		return nil, fmt.Errorf("writing kwok configuration: %w", err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	cmd := exec.Command(exe, "kwok",
+		"--config="+cfgFile,
+		"--kubeconfig="+kubeconfig,
+		"--manage-nodes-with-annotation-selector="+kwokAnnotation+"=fake",
+		"--node-ip=127.0.0.1",
+		"--node-port="+strconv.Itoa(port),
+		"--server-address="+addr,
+		"--tls-cert-file="+certFile,
+		"--tls-private-key-file="+keyFile,
+		"--cidr="+podCIDR,
+	)
+	cmd.Stdout, cmd.Stderr = logTo, logTo
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting kwok: %w", err)
+	}
+	p := &kwokProcess{cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	return p, nil
+}
+
+// stop sends SIGTERM and waits, killing the process after a grace period.
+func (p *kwokProcess) stop(ctx context.Context) {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	case <-ctx.Done():
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
