@@ -60,6 +60,9 @@ func startStore(ctx context.Context, o *CompletedOptions) (*store, error) {
 		if err := prepareDataDir(filepath.Dir(db)); err != nil {
 			return nil, err
 		}
+		if err := checkSQLite(db); err != nil {
+			return nil, fmt.Errorf("starting store (SQLite database %s): %w", db, err)
+		}
 		// The parameters kine uses for its own default SQLite database.
 		dsn = "sqlite://" + db + "?_journal=WAL&cache=shared&_busy_timeout=30000&_txlock=immediate"
 		what = "SQLite database " + db

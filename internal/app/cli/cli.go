@@ -42,6 +42,9 @@ func LogTo(w io.Writer) {
 	_ = gfs.Set("logtostderr", "false")
 	_ = gfs.Set("alsologtostderr", "false")
 	_ = gfs.Set("stderrthreshold", "FATAL")
+	// Each line once, at its own severity; otherwise an error is written three times
+	// (to the INFO, WARNING and ERROR outputs, which are all w).
+	_ = gfs.Set("one_output", "true")
 	klog.SetOutput(w)
 	logrus.SetOutput(w)
 }

@@ -170,8 +170,7 @@ func upDetached(cmd *cobra.Command, streams cli.Streams, stateDir string, f *upF
 			args = append(args, "--"+fl.Name+"="+fl.Value.String())
 		}
 	}
-	cmd.InheritedFlags().Visit(visit)
-	cmd.LocalFlags().Visit(visit)
+	cmd.Flags().Visit(visit)
 	out, err := os.OpenFile(paths.Log(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("opening log %s: %w", paths.Log(), err)

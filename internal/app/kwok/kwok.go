@@ -29,8 +29,14 @@ func NewCommand() *cobra.Command {
 
 // run mirrors kwok's own main: kwok reads its --config flag from os.Args[1:] while
 // setting up its context, so os.Args is pointed at kwok's arguments first.
+//
+// The Kubernetes packages linked into kubicle register a string-valued --version in
+// pflag.CommandLine at init, which cobra merges into every command and which clashes
+// with the boolean --version of kwok's command. This process runs kwok alone, so it
+// starts from an empty global flag set.
 func run(ctx context.Context, args []string) error {
 	os.Args = append([]string{"kwok"}, args...)
+	pflag.CommandLine = pflag.NewFlagSet("kwok", pflag.ContinueOnError)
 	flagset := pflag.NewFlagSet("global", pflag.ContinueOnError)
 	flagset.ParseErrorsAllowlist.UnknownFlags = true
 	flagset.Usage = func() {}
