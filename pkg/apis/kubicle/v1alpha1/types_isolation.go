@@ -1,0 +1,168 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+)
+
+// IsolationMode says where a tenant's pods run.
+type IsolationMode string
+
+// The isolation modes.
+const (
+	// IsolationShared runs the tenant's pods on any host node, next to other
+	// tenants' pods.
+	IsolationShared IsolationMode = "shared"
+	// IsolationDedicated pins the tenant's pods to a pool of host nodes chosen
+	// by isolation.nodeSelector and isolation.tolerations.
+	IsolationDedicated IsolationMode = "dedicated"
+	// IsolationPrivate runs the tenant's pods on nodes that join the virtual
+	// cluster itself; pods are not synced to the host.
+	IsolationPrivate IsolationMode = "private"
+	// IsolationAuto pins the tenant's pods to host nodes that the host's node
+	// autoscaler provisions for this virtual cluster alone.
+	IsolationAuto IsolationMode = "auto"
+)
+
+// AllowedValues returns every isolation mode.
+func (IsolationMode) AllowedValues() []string {
+	return []string{string(IsolationShared), string(IsolationDedicated),
+		string(IsolationPrivate), string(IsolationAuto)}
+}
+
+// PodSecurityStandard names a Kubernetes Pod Security Standard level.
+type PodSecurityStandard string
+
+// The Pod Security Standard levels.
+const (
+	// PodSecurityPrivileged allows everything, device access included.
+	PodSecurityPrivileged PodSecurityStandard = "privileged"
+	// PodSecurityBaseline forbids known privilege escalations: privileged
+	// containers, host namespaces, hostPath volumes, added capabilities.
+	PodSecurityBaseline PodSecurityStandard = "baseline"
+	// PodSecurityRestricted adds the hardening best practices to baseline.
+	PodSecurityRestricted PodSecurityStandard = "restricted"
+)
+
+// AllowedValues returns every Pod Security Standard level.
+func (PodSecurityStandard) AllowedValues() []string {
+	return []string{string(PodSecurityPrivileged), string(PodSecurityBaseline),
+		string(PodSecurityRestricted)}
+}
+
+// Isolation chooses where a tenant's pods run and which guardrails its host
+// namespace gets.
+type Isolation struct {
+	// Mode says where the tenant's pods run. "shared": any host node, next to
+	// other tenants. "dedicated": only the host nodes that nodeSelector selects
+	// (tolerations let pods onto tainted pool nodes); the syncer sets both on
+	// every host pod and the tenant cannot override them. "private": nodes that
+	// join the virtual cluster itself; pods are not synced to the host, and the
+	// virtual scheduler places them. "auto": host nodes that the host's node
+	// autoscaler provisions for this virtual cluster alone, labelled and
+	// tainted kubicle.dev/virtual-cluster=<namespace>.
+	// Default: shared.
+	// +kubicle:default="shared"
+	Mode IsolationMode `json:"mode,omitempty"`
+
+	// NodeSelector selects the host nodes of a dedicated pool. Required with
+	// mode "dedicated", forbidden otherwise.
+	// Default: none.
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// Tolerations let the tenant's pods onto the tainted nodes of a dedicated
+	// pool. Only with mode "dedicated".
+	// Default: none.
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// PodSecurityStandard is the Pod Security Standard that every tenant pod
+	// must meet, checked by the virtual API server before the pod is stored
+	// and enforced again on the host namespace. "baseline" forbids privileged
+	// containers and hostPath volumes, the usual ways out of a GPU container
+	// (/dev/nvidia* mounts); "restricted" also requires non-root containers.
+	// Default: baseline.
+	// +kubicle:default="baseline"
+	PodSecurityStandard PodSecurityStandard `json:"podSecurityStandard,omitempty"`
+
+	// ResourceQuota is the hard limit of a ResourceQuota on the host namespace,
+	// keyed by quota resource name: "requests.cpu", "limits.memory", "pods",
+	// "requests.nvidia.com/gpu" and so on. Extended resources such as GPUs are
+	// limited as "requests.<name>" only.
+	// Default: none, or "requests.<gpu.resourceName>" set to gpu.maxGPUs when
+	// that is set.
+	ResourceQuota corev1.ResourceList `json:"resourceQuota,omitempty"`
+
+	// LimitRange is a LimitRange for containers on the host namespace.
+	// Default: empty, or default requests and limits for the compute resources
+	// that resourceQuota limits, since a quota on them refuses pods that do not
+	// state them.
+	LimitRange LimitRange `json:"limitRange,omitzero"`
+
+	// NetworkPolicy isolates the host namespace's network.
+	// Default: empty; every field has its own default.
+	// +kubicle:default={"enabled":true}
+	NetworkPolicy NetworkPolicy `json:"networkPolicy,omitzero"`
+
+	// GPU limits the tenant's use of GPUs.
+	// Default: empty; every field has its own default.
+	GPU GPU `json:"gpu,omitzero"`
+}
+
+// LimitRange is the container limit range of a host namespace.
+type LimitRange struct {
+	// Default are the limits given to containers that state none.
+	// Default: with a quota on limits.cpu or limits.memory, cpu 1 and memory
+	// 512Mi for the quota's resources; otherwise none.
+	Default corev1.ResourceList `json:"default,omitempty"`
+
+	// DefaultRequest are the requests given to containers that state none.
+	// Default: with a quota on requests.cpu or requests.memory (or cpu or
+	// memory), cpu 100m and memory 128Mi for the quota's resources; otherwise
+	// none.
+	DefaultRequest corev1.ResourceList `json:"defaultRequest,omitempty"`
+
+	// Max is the most a container may request or limit, per resource.
+	// Default: none.
+	Max corev1.ResourceList `json:"max,omitempty"`
+
+	// Min is the least a container may request, per resource.
+	// Default: none.
+	Min corev1.ResourceList `json:"min,omitempty"`
+}
+
+// NetworkPolicy isolates the host namespace's network.
+type NetworkPolicy struct {
+	// Enabled creates NetworkPolicies on the host namespace that let the
+	// tenant's pods reach each other, the virtual API server and cluster DNS,
+	// and refuse connections from other host namespaces.
+	// Default: true.
+	// +kubicle:default=true
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// GPU limits a tenant's use of GPUs.
+type GPU struct {
+	// MaxGPUs is the most GPUs all the tenant's pods together may request. It
+	// becomes the host quota entry "requests.<resourceName>" and caps the
+	// allocatable GPUs of the tenant's virtual nodes; 0 allows no GPUs.
+	// Default: unset; only resourceQuota limits GPUs.
+	// +kubicle:minimum=0
+	MaxGPUs *int32 `json:"maxGPUs,omitempty"`
+
+	// AllowedGPUTypes are the GPU products the tenant's pods may run on, as
+	// values of the node label named by productLabel, such as
+	// "NVIDIA-H100-80GB-HBM3". The syncer requires one of them through node
+	// affinity on every host pod that requests GPUs.
+	// Default: none; any GPU product.
+	AllowedGPUTypes []string `json:"allowedGPUTypes,omitempty"`
+
+	// ResourceName is the extended resource under which host nodes advertise
+	// GPUs.
+	// Default: nvidia.com/gpu, the name of NVIDIA's device plugin.
+	// +kubicle:default="nvidia.com/gpu"
+	ResourceName string `json:"resourceName,omitempty"`
+
+	// ProductLabel is the node label whose value names a node's GPU product.
+	// Default: nvidia.com/gpu.product, set by NVIDIA GPU Feature Discovery.
+	// +kubicle:default="nvidia.com/gpu.product"
+	ProductLabel string `json:"productLabel,omitempty"`
+}

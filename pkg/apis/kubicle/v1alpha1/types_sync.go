@@ -1,0 +1,205 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Sync chooses which kinds of objects the syncer copies between the virtual
+// cluster and the host namespace.
+type Sync struct {
+	// ToHost lists the kinds copied from the virtual cluster to the host
+	// namespace, with names and references translated. Spec flows down,
+	// status flows back up.
+	// Default: empty; every field has its own default.
+	ToHost SyncToHost `json:"toHost,omitzero"`
+
+	// FromHost lists the kinds copied from the host into the virtual cluster,
+	// read-only for the tenant.
+	// Default: empty; every field has its own default.
+	FromHost SyncFromHost `json:"fromHost,omitzero"`
+}
+
+// ResourceSync turns syncing of one kind on or off.
+type ResourceSync struct {
+	// Enabled turns syncing of this kind on or off.
+	// Default: depends on the kind; see the field that holds this one.
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// ReferencedResourceSync turns syncing of a kind on or off, and chooses
+// between syncing every object of the kind or only those that a synced pod
+// references.
+type ReferencedResourceSync struct {
+	// Enabled turns syncing of this kind on or off.
+	// Default: true.
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// All syncs every object of this kind. False syncs only the objects that a
+	// synced pod references (volumes, env, envFrom, imagePullSecrets), so the
+	// host namespace holds no more tenant data than the pods need.
+	// Default: false.
+	All *bool `json:"all,omitempty"`
+}
+
+// SyncToHost lists the kinds copied from the virtual cluster to the host.
+type SyncToHost struct {
+	// Pods syncs pods, the point of a virtual cluster: the host runs them.
+	// Default: enabled, or disabled when isolation.mode is "private" (pods then
+	// run on the virtual cluster's own nodes).
+	Pods ResourceSync `json:"pods,omitzero"`
+
+	// Services syncs Services, so that the host's network routes to the
+	// tenant's pods.
+	// Default: enabled.
+	// +kubicle:default={"enabled":true}
+	Services ResourceSync `json:"services,omitzero"`
+
+	// Endpoints syncs EndpointSlices (and Endpoints) of Services without a
+	// selector, which the tenant manages by hand.
+	// Default: enabled.
+	// +kubicle:default={"enabled":true}
+	Endpoints ResourceSync `json:"endpoints,omitzero"`
+
+	// ConfigMaps syncs ConfigMaps.
+	// Default: enabled, only those that synced pods reference.
+	// +kubicle:default={"all":false,"enabled":true}
+	ConfigMaps ReferencedResourceSync `json:"configMaps,omitzero"`
+
+	// Secrets syncs Secrets.
+	// Default: enabled, only those that synced pods reference.
+	// +kubicle:default={"all":false,"enabled":true}
+	Secrets ReferencedResourceSync `json:"secrets,omitzero"`
+
+	// PersistentVolumeClaims syncs PersistentVolumeClaims, so that the host
+	// provisions the tenant's volumes.
+	// Default: enabled.
+	// +kubicle:default={"enabled":true}
+	PersistentVolumeClaims ResourceSync `json:"persistentVolumeClaims,omitzero"`
+
+	// Ingresses syncs Ingresses to the host's ingress controller. Off by
+	// default because a tenant's Ingress claims a host name on the shared
+	// ingress controller.
+	// Default: disabled.
+	// +kubicle:default={"enabled":false}
+	Ingresses ResourceSync `json:"ingresses,omitzero"`
+
+	// ServiceAccounts syncs ServiceAccounts to the host, for host integrations
+	// that key on a pod's service account, such as cloud workload identity.
+	// Tenant pods get tokens from the virtual API server either way.
+	// Default: disabled.
+	// +kubicle:default={"enabled":false}
+	ServiceAccounts ResourceSync `json:"serviceAccounts,omitzero"`
+
+	// NetworkPolicies translates the tenant's NetworkPolicies into host
+	// NetworkPolicies within the host namespace.
+	// Default: disabled.
+	// +kubicle:default={"enabled":false}
+	NetworkPolicies ResourceSync `json:"networkPolicies,omitzero"`
+
+	// PriorityClasses syncs the tenant's PriorityClasses to the host. Off by
+	// default: host PriorityClasses are cluster-wide, so a tenant could outrank
+	// other tenants' pods. Cannot be enabled together with
+	// fromHost.priorityClasses.
+	// Default: disabled.
+	// +kubicle:default={"enabled":false}
+	PriorityClasses ResourceSync `json:"priorityClasses,omitzero"`
+
+	// ResourceClaims syncs DRA ResourceClaims (resource.k8s.io), so that pods
+	// that claim devices such as GPUs get them from the host scheduler.
+	// Default: enabled.
+	// +kubicle:default={"enabled":true}
+	ResourceClaims ResourceSync `json:"resourceClaims,omitzero"`
+
+	// Workloads syncs gang-scheduling objects (scheduling.k8s.io Workload and
+	// PodGroup), so that the host schedules a gang as one rather than pod by
+	// pod. Needs a host that serves that API (beta, off by default in
+	// Kubernetes 1.37).
+	// Default: disabled.
+	// +kubicle:default={"enabled":false}
+	Workloads ResourceSync `json:"workloads,omitzero"`
+}
+
+// NodeSyncMode says what a virtual cluster's nodes show of the host's nodes.
+type NodeSyncMode string
+
+// The node sync modes.
+const (
+	// NodeSyncReal mirrors host nodes: names, labels, addresses, capacity.
+	NodeSyncReal NodeSyncMode = "real"
+	// NodeSyncPseudo shows generated nodes that hide the host's node names,
+	// addresses and labels.
+	NodeSyncPseudo NodeSyncMode = "pseudo"
+)
+
+// AllowedValues returns every node sync mode.
+func (NodeSyncMode) AllowedValues() []string {
+	return []string{string(NodeSyncReal), string(NodeSyncPseudo)}
+}
+
+// NodeSync says which host nodes a virtual cluster shows, and how.
+type NodeSync struct {
+	// Mode says what the virtual cluster's nodes show. "real" mirrors the host
+	// nodes (name, labels, addresses, capacity). "pseudo" shows one generated
+	// node per host node, hiding the host's node names, addresses and labels
+	// other than well-known topology and GPU labels. In both modes a node's
+	// allocatable GPUs are capped by the tenant's GPU quota.
+	// Default: pseudo.
+	// +kubicle:default="pseudo"
+	Mode NodeSyncMode `json:"mode,omitempty"`
+
+	// Selector selects host nodes to show in the virtual cluster whether or not
+	// they run the tenant's pods, so that tenants see capacity before they
+	// schedule.
+	// Default: unset; only the nodes that run the tenant's pods are shown.
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+}
+
+// SyncFromHost lists the kinds copied from the host into the virtual cluster.
+type SyncFromHost struct {
+	// Nodes says which host nodes appear in the virtual cluster, and how. A
+	// pod's node must exist in the virtual cluster, so nodes are always synced.
+	// Default: empty; every field has its own default.
+	// +kubicle:default={"mode":"pseudo"}
+	Nodes NodeSync `json:"nodes,omitzero"`
+
+	// StorageClasses shows the host's StorageClasses, which the tenant's
+	// PersistentVolumeClaims name.
+	// Default: enabled.
+	// +kubicle:default={"enabled":true}
+	StorageClasses ResourceSync `json:"storageClasses,omitzero"`
+
+	// IngressClasses shows the host's IngressClasses, which the tenant's
+	// Ingresses name.
+	// Default: enabled when toHost.ingresses is enabled.
+	IngressClasses ResourceSync `json:"ingressClasses,omitzero"`
+
+	// RuntimeClasses shows the host's RuntimeClasses. GPU pods often name one
+	// ("nvidia"), and the virtual API server refuses a pod whose RuntimeClass
+	// it does not know.
+	// Default: enabled.
+	// +kubicle:default={"enabled":true}
+	RuntimeClasses ResourceSync `json:"runtimeClasses,omitzero"`
+
+	// PriorityClasses shows the host's PriorityClasses, so that tenant pods can
+	// name the classes that host queueing expects. Cannot be enabled together
+	// with toHost.priorityClasses.
+	// Default: enabled unless toHost.priorityClasses is enabled.
+	PriorityClasses ResourceSync `json:"priorityClasses,omitzero"`
+
+	// CSIDrivers shows the host's CSIDriver, CSINode and CSIStorageCapacity
+	// objects, which only a virtual scheduler reads.
+	// Default: enabled when controlPlane.scheduler is enabled.
+	CSIDrivers ResourceSync `json:"csiDrivers,omitzero"`
+
+	// DeviceClasses shows the host's DRA DeviceClasses (resource.k8s.io), which
+	// the tenant's ResourceClaims name.
+	// Default: enabled.
+	// +kubicle:default={"enabled":true}
+	DeviceClasses ResourceSync `json:"deviceClasses,omitzero"`
+
+	// Events copies host events about the tenant's synced objects (scheduling
+	// failures, image pulls, quota refusals) into the virtual cluster.
+	// Default: enabled.
+	// +kubicle:default={"enabled":true}
+	Events ResourceSync `json:"events,omitzero"`
+}
