@@ -1,0 +1,131 @@
+package controlplane
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	o := NewOptions()
+	o.Listen = "nonsense"
+	o.Profile = "cloud"
+	o.ServiceCIDR = "10.96.0.0"
+	o.StoreEndpoint = "postgres"
+	o.APIServerArgs = []string{"v=4"}
+	o.ControllerManagerArgs = []string{"novalue"}
+	err := o.Validate()
+	if err == nil {
+		t.Fatal("invalid options accepted")
+	}
+	want := []string{
+		"--data-dir is required",
+		`--listen "nonsense": address nonsense: missing port in address`,
+		`--profile "cloud": must be "virtual" or "host"`,
+		`--service-cidr "10.96.0.0": not a CIDR`,
+		"--datastore-endpoint: expected scheme://…, e.g. postgres://user:pass@host/db",
+		`extra flag "novalue": expected name=value`,
+	}
+	if got := err.Error(); got != strings.Join(want, "\n") {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+func TestCompleteReusesRecordedPort(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	o := NewOptions()
+	o.DataDir = dir
+	c, err := o.Complete()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 0 || c.Host != "127.0.0.1" || c.ServiceIP.String() != "10.96.0.1" {
+		t.Fatalf("fresh data dir: host %s port %d service IP %s", c.Host, c.Port, c.ServiceIP)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "listen-address"), []byte("127.0.0.1:40123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ = o.Complete(); c.Port != 40123 {
+		t.Fatalf("recorded port not reused: %d", c.Port)
+	}
+	o.Listen = "0.0.0.0:0" // another host: the recorded port is for 127.0.0.1 only
+	if c, _ = o.Complete(); c.Port != 0 || c.clientHost() != "127.0.0.1" {
+		t.Fatalf("wildcard listen: port %d client host %s", c.Port, c.clientHost())
+	}
+	o.Listen = "127.0.0.1:6443"
+	if c, _ = o.Complete(); c.Port != 6443 {
+		t.Fatalf("explicit port overridden: %d", c.Port)
+	}
+}
+
+func TestControllerSets(t *testing.T) {
+	t.Parallel()
+	o := NewOptions()
+	o.DataDir = t.TempDir()
+	c, err := o.Complete()
+	if err != nil {
+		t.Fatal(err)
+	}
+	flag := func(args []string, name string) string {
+		for _, a := range args {
+			if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	virtual := strings.Split(flag(controllerManagerArgs(c, nil2bundle(), "kc"), "controllers"), ",")
+	for _, off := range []string{"node-lifecycle-controller", "node-ipam-controller", "persistentvolume-binder-controller", "persistentvolume-attach-detach-controller"} {
+		if !slices.Contains(virtual, "-"+off) {
+			t.Errorf("virtual profile runs %s, which belongs to the host", off)
+		}
+	}
+	if virtual[0] != "*" {
+		t.Errorf("virtual profile should start from every default controller, got %v", virtual)
+	}
+	c.Profile = ProfileHost
+	if got := flag(controllerManagerArgs(c, nil2bundle(), "kc"), "controllers"); got != "*" {
+		t.Errorf("host profile controllers = %q, want every default one", got)
+	}
+	c.APIServerArgs = []string{"--v=3", "audit-log-path=/tmp/a"}
+	args := apiServerArgs(c, nil2bundle(), []string{"unix:///x.sock"})
+	if n := len(args); args[n-2] != "--v=3" || args[n-1] != "--audit-log-path=/tmp/a" {
+		t.Errorf("extra API server flags must come last, as given: %v", args[n-2:])
+	}
+	if flag(args, "etcd-servers") != "unix:///x.sock" || flag(args, "service-cluster-ip-range") != "10.96.0.0/12" {
+		t.Errorf("API server flags: %v", args)
+	}
+}
+
+func TestRedactDSN(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"postgres://kube:s3cret@db:5432/vc?sslmode=disable": "postgres://kube:xxxxx@db:5432/vc",
+		"mysql://root@tcp(db:3306)/vc":                      "mysql://root@tcp(db:3306)/vc",
+		"sqlite:///data/state.db?_journal=WAL":              "sqlite:///data/state.db",
+	} {
+		if got := redactDSN(in); got != want {
+			t.Errorf("redactDSN(%q) = %q, want %q", in, got, want)
+		}
+		if strings.Contains(redactDSN(in), "s3cret") {
+			t.Errorf("password leaked for %q", in)
+		}
+	}
+}
+
+func TestSocketPathFitsUnixLimit(t *testing.T) {
+	t.Parallel()
+	short := "/tmp/x/kine.sock"
+	if socketPath(short) != short {
+		t.Fatal("short path changed")
+	}
+	long := "/" + strings.Repeat("deep/", 30) + "kine.sock"
+	got := socketPath(long)
+	if len(got) >= 100 || got != socketPath(long) {
+		t.Fatalf("long socket path %q: not shortened deterministically", got)
+	}
+}
