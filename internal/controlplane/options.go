@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"kubicle.dev/kubicle/pkg/apis/kubicle/v1alpha1"
 )
 
 // Profile selects the controllers a control plane runs.
@@ -57,6 +59,20 @@ type Options struct {
 	APIServerArgs []string
 	// ControllerManagerArgs are extra kube-controller-manager flags, applied last.
 	ControllerManagerArgs []string
+
+	// Name is the virtual cluster's name; it names its host objects.
+	Name string
+	// HostKubeconfig is the kubeconfig of the host cluster. With HostNamespace it
+	// turns on the syncer: pods and what they need run on the host.
+	HostKubeconfig string
+	// HostNamespace is the host namespace that holds the synced objects.
+	HostNamespace string
+	// VirtualCluster is the declarative config the control plane serves, when it was
+	// started with --config; the syncer reads its sync and isolation sections.
+	VirtualCluster *v1alpha1.VirtualCluster
+	// MetricsListen is a plain-HTTP address serving /metrics (syncer and embedded
+	// components); empty turns it off.
+	MetricsListen string
 }
 
 // NewOptions returns the defaults of `kubicle control-plane`.
@@ -83,7 +99,30 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.StoreEndpoint, "datastore-endpoint", o.StoreEndpoint, "kine datastore (postgres://…, mysql://…); empty: SQLite in the data directory")
 	fs.StringVar(&o.ContextName, "context-name", o.ContextName, "Name of the context in DATA_DIR/kubeconfig")
 	fs.StringSliceVar(&o.APIServerArgs, "kube-apiserver-arg", o.APIServerArgs, "Extra kube-apiserver flag (name=value), repeatable")
+	fs.StringVar(&o.Name, "name", o.Name, "Name of the virtual cluster (names its host objects)")
+	fs.StringVar(&o.HostKubeconfig, "host-kubeconfig", o.HostKubeconfig, "Kubeconfig of the host cluster; with --host-namespace it starts the syncer")
+	fs.StringVar(&o.HostNamespace, "host-namespace", o.HostNamespace, "Host namespace for the virtual cluster's synced objects")
+	fs.StringVar(&o.MetricsListen, "metrics-listen", o.MetricsListen, "Address for plain-HTTP /metrics (e.g. 127.0.0.1:9090); empty: off")
 	fs.StringSliceVar(&o.ControllerManagerArgs, "kube-controller-manager-arg", o.ControllerManagerArgs, "Extra kube-controller-manager flag (name=value), repeatable")
+}
+
+// ApplyConfig fills what the VirtualCluster vc says into options the user did not set
+// on the command line (changed reports whether a flag was set): the name and host
+// namespace, the scheduler, extra certificate names.
+func (o *Options) ApplyConfig(vc *v1alpha1.VirtualCluster, changed func(flag string) bool) {
+	o.VirtualCluster = vc
+	if !changed("name") {
+		o.Name = vc.Name
+	}
+	if !changed("host-namespace") && o.HostKubeconfig != "" {
+		o.HostNamespace = vc.Namespace
+	}
+	if !changed("scheduler") && vc.Spec.ControlPlane.Scheduler.Enabled != nil {
+		o.Scheduler = *vc.Spec.ControlPlane.Scheduler.Enabled
+	}
+	if !changed("tls-san") {
+		o.ExtraSANs = append(o.ExtraSANs, vc.Spec.ControlPlane.Expose.ExtraSANs...)
+	}
 }
 
 // Validate returns every problem with the options.
@@ -103,6 +142,12 @@ func (o *Options) Validate() error {
 	}
 	if o.StoreEndpoint != "" && !strings.Contains(o.StoreEndpoint, "://") {
 		errs = append(errs, errors.New("--datastore-endpoint: expected scheme://…, e.g. postgres://user:pass@host/db"))
+	}
+	if (o.HostKubeconfig == "") != (o.HostNamespace == "") {
+		errs = append(errs, errors.New("--host-kubeconfig and --host-namespace go together: give both to sync to a host, or neither"))
+	}
+	if o.HostKubeconfig != "" && o.Name == "" {
+		errs = append(errs, errors.New("--name is required with --host-kubeconfig: it names the host objects"))
 	}
 	for _, a := range append(append([]string{}, o.APIServerArgs...), o.ControllerManagerArgs...) {
 		if !strings.Contains(a, "=") {

@@ -10,12 +10,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"kubicle.dev/kubicle/internal/app/cli"
+	"kubicle.dev/kubicle/internal/config"
 	cp "kubicle.dev/kubicle/internal/controlplane"
 )
 
 // NewCommand returns the control-plane command.
 func NewCommand(streams cli.Streams) *cobra.Command {
 	opts := cp.NewOptions()
+	var configFile string
 	cmd := &cobra.Command{
 		Use:   "control-plane --data-dir DIR",
 		Short: "Run a control plane (kube-apiserver, controllers, store) in this process",
@@ -28,6 +30,13 @@ kill -9, keeps every object. SIGTERM stops it cleanly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tuneMemory()
+			if configFile != "" {
+				vc, err := config.LoadFile(configFile)
+				if err != nil {
+					return err
+				}
+				opts.ApplyConfig(vc, cmd.Flags().Changed)
+			}
 			completed, err := opts.Complete()
 			if err != nil {
 				return err
@@ -44,6 +53,7 @@ kill -9, keeps every object. SIGTERM stops it cleanly.`,
 		},
 	}
 	opts.AddFlags(cmd.Flags())
+	cmd.Flags().StringVar(&configFile, "config", "", "VirtualCluster file (kubicle.dev/v1alpha1) to serve; flags given explicitly win over it")
 	_ = cmd.MarkFlagRequired("data-dir")
 	return cmd
 }
