@@ -32,14 +32,19 @@ const stopTimeout = 20 * time.Second
 
 // Server is one running (or runnable) control plane.
 type Server struct {
-	opts  *CompletedOptions
-	ready chan struct{}
-	admin *rest.Config
+	opts       *CompletedOptions
+	ready      chan struct{}
+	admin      *rest.Config
+	serviceIPs *serviceIPAdmission
 }
 
 // New returns a Server for completed options. Nothing starts until Run.
 func New(opts *CompletedOptions) *Server {
-	return &Server{opts: opts, ready: make(chan struct{})}
+	s := &Server{opts: opts, ready: make(chan struct{})}
+	if opts.HostKubeconfig != "" {
+		s.serviceIPs = newServiceIPAdmission()
+	}
+	return s
 }
 
 // Ready is closed once the API server answers /readyz and the admin kubeconfig is
@@ -112,7 +117,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	defer stopAPI()
 	apiDone := make(chan error, 1)
 	go func() {
-		apiDone <- runAPIServer(apiCtx, apiServerArgs(o, bundle, store.endpoints), ln, o.Port)
+		apiDone <- runAPIServer(apiCtx, apiServerArgs(o, bundle, store.endpoints), ln, o.Port, s.serviceIPs)
 	}()
 	stopAPIServer := func() error {
 		stopAPI()
@@ -139,7 +144,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		name string
 		err  error
 	}
-	compDone := make(chan result, 2)
+	compDone := make(chan result, 4)
 	components := 1
 	go func() {
 		compDone <- result{"kube-controller-manager", runControllerManager(compCtx, controllerManagerArgs(o, bundle, kubeconfigs.controllerManager))}
@@ -149,6 +154,25 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		go func() {
 			compDone <- result{"kube-scheduler", runScheduler(compCtx, schedulerArgs(kubeconfigs.scheduler))}
 		}()
+	}
+	if o.HostKubeconfig != "" {
+		run, err := s.startSyncer(compCtx, bundle)
+		if err != nil {
+			stopComponents()
+			for ; components > 0; components-- {
+				<-compDone
+			}
+			_ = stopAPIServer()
+			return err
+		}
+		for _, r := range run {
+			components++
+			go func() { compDone <- result{r.name, r.run(compCtx)} }()
+		}
+	}
+	if o.MetricsListen != "" {
+		components++
+		go func() { compDone <- result{"metrics server", serveMetrics(compCtx, o.MetricsListen)} }()
 	}
 	close(s.ready)
 

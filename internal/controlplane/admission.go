@@ -1,0 +1,91 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync/atomic"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/kubernetes/pkg/apis/core"
+	corev1conv "k8s.io/kubernetes/pkg/apis/core/v1"
+	apiserveroptions "k8s.io/kubernetes/cmd/kube-apiserver/app/options"
+)
+
+// hostServiceIPPlugin is the name of the admission plugin that gives a new virtual
+// Service the ClusterIP of its host Service.
+const hostServiceIPPlugin = "KubicleHostServiceIP"
+
+// HostServiceFunc creates the host Service of a virtual Service being created and
+// returns the ClusterIPs the host gave it.
+type HostServiceFunc func(ctx context.Context, virtual *corev1.Service) ([]string, error)
+
+// serviceIPAdmission is a mutating admission plugin inside the virtual API server: on
+// Service creation it asks the syncer to create the host Service first and stores the
+// virtual Service with the host's ClusterIP. One hop, no proxy: kubectl keeps talking
+// to a real kube-apiserver, and a tenant pod reaches a service at the address the
+// virtual cluster shows.
+type serviceIPAdmission struct {
+	*admission.Handler
+	ensure atomic.Pointer[HostServiceFunc]
+}
+
+func newServiceIPAdmission() *serviceIPAdmission {
+	return &serviceIPAdmission{Handler: admission.NewHandler(admission.Create)}
+}
+
+var _ admission.MutationInterface = &serviceIPAdmission{}
+
+// Admit sets the ClusterIPs of a Service being created to its host Service's.
+func (p *serviceIPAdmission) Admit(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
+	if a.GetResource().GroupResource() != core.Resource("services") || a.GetSubresource() != "" {
+		return nil
+	}
+	svc, ok := a.GetObject().(*core.Service)
+	if !ok || a.GetName() == "" || a.IsDryRun() {
+		// A generated name is not known yet: the syncer creates the host Service
+		// later and reports a ClusterIPMismatch event on the virtual one.
+		return nil
+	}
+	if svc.Spec.Type == core.ServiceTypeExternalName || svc.Spec.ClusterIP == core.ClusterIPNone {
+		return nil
+	}
+	fn := p.ensure.Load()
+	if fn == nil {
+		return apierrors.NewServiceUnavailable("the virtual cluster's syncer is still starting; retry in a few seconds")
+	}
+	v1svc := &corev1.Service{}
+	if err := corev1conv.Convert_core_Service_To_v1_Service(svc, v1svc, nil); err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	v1svc.Namespace, v1svc.Name = a.GetNamespace(), a.GetName()
+	ips, err := (*fn)(ctx, v1svc)
+	if err != nil {
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("kubicle: allocating the service's address on the host: %v", err))
+	}
+	if len(ips) > 0 {
+		if svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != ips[0] {
+			return apierrors.NewBadRequest(fmt.Sprintf("spec.clusterIP %s cannot be chosen in a virtual cluster: services get the address the host allocates (%s)", svc.Spec.ClusterIP, ips[0]))
+		}
+		svc.Spec.ClusterIP = ips[0]
+		svc.Spec.ClusterIPs = ips
+	}
+	return nil
+}
+
+// register adds the plugin to the API server's options and enables it.
+func (p *serviceIPAdmission) register(s *apiserveroptions.ServerRunOptions) error {
+	if s.Admission == nil || s.Admission.GenericAdmission == nil {
+		return errors.New("admission options missing")
+	}
+	s.Admission.GenericAdmission.Plugins.Register(hostServiceIPPlugin, func(io.Reader) (admission.Interface, error) { return p, nil })
+	if !slices.Contains(s.Admission.GenericAdmission.RecommendedPluginOrder, hostServiceIPPlugin) {
+		s.Admission.GenericAdmission.RecommendedPluginOrder = append(s.Admission.GenericAdmission.RecommendedPluginOrder, hostServiceIPPlugin)
+	}
+	s.Admission.GenericAdmission.EnablePlugins = append(s.Admission.GenericAdmission.EnablePlugins, hostServiceIPPlugin)
+	return nil
+}

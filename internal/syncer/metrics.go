@@ -1,0 +1,67 @@
+package syncer
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+)
+
+// metrics are the syncer's own series. controller-runtime adds, per controller (one
+// per kind): controller_runtime_reconcile_time_seconds, _reconcile_errors_total and
+// workqueue_depth, which the control plane serves beside these.
+type metrics struct {
+	duration  *prometheus.HistogramVec
+	errors    *prometheus.CounterVec
+	podCreate prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "kubicle_syncer_sync_duration_seconds",
+			Help:    "Time of one sync of one object, by kind.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}, []string{"kind"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kubicle_syncer_sync_errors_total",
+			Help: "Syncs that failed and were retried, by kind.",
+		}, []string{"kind"}),
+		podCreate: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kubicle_syncer_pod_create_latency_seconds",
+			Help:    "Time from a virtual pod's creation to its host pod's creation.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.duration, m.errors, m.podCreate} {
+			_ = reg.Register(c)
+		}
+	}
+	return m
+}
+
+func (m *metrics) observe(kind string, start time.Time, err error) {
+	m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+	if err != nil {
+		m.errors.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *metrics) podCreated(virtualCreated time.Time) {
+	m.podCreate.Observe(time.Since(virtualCreated).Seconds())
+}
+
+// controllerOptions: several workers per kind, so that one slow host call does not
+// hold up the rest (a 1000-pod Deployment is synced by all of them at once).
+func controllerOptions() controller.Options {
+	return controller.Options{MaxConcurrentReconciles: 8}
+}
+
+// event records an event on a virtual object, so that the tenant sees why its object
+// did not reach the host (kubectl describe).
+func (s *Syncer) event(obj client.Object, eventType, reason, format string, args ...any) {
+	s.recorder.Eventf(obj, eventType, reason, format, args...)
+}
+

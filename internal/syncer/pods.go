@@ -1,0 +1,239 @@
+package syncer
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"kubicle.dev/kubicle/internal/syncer/translate"
+)
+
+// podReconciler owns the host copy of each virtual pod and the virtual pod's status.
+type podReconciler struct{ *Syncer }
+
+func (s *Syncer) setupPods() error {
+	return ctrl.NewControllerManagedBy(s.mgr).
+		Named("pods").
+		For(&corev1.Pod{}).
+		WatchesRawSource(source.Kind(s.host.GetCache(), &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(mapHostToVirtual[*corev1.Pod]))).
+		WithOptions(controllerOptions()).
+		Complete(&podReconciler{s})
+}
+
+// mapHostToVirtual enqueues the virtual object a host object was synced from.
+func mapHostToVirtual[T client.Object](_ context.Context, host T) []reconcile.Request {
+	id, err := translate.VirtualIdentity(host)
+	if err != nil {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: id.Namespace, Name: id.Name}}}
+}
+
+func (r *podReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	start := time.Now()
+	res, err := r.reconcile(ctx, req)
+	r.metrics.observe("pods", start, err)
+	return res, err
+}
+
+func (r *podReconciler) reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	hostKey := types.NamespacedName{Namespace: r.cfg.HostNamespace, Name: translate.HostName(r.cfg.Name, req.Namespace, req.Name, translate.DNSSubdomain)}
+	host := &corev1.Pod{}
+	hostErr := r.host.GetCache().Get(ctx, hostKey, host)
+	if hostErr != nil && !apierrors.IsNotFound(hostErr) {
+		return reconcile.Result{}, hostErr
+	}
+	hostExists := hostErr == nil && r.owns(host, req.Namespace, req.Name)
+
+	virtual := &corev1.Pod{}
+	if err := r.mgr.GetClient().Get(ctx, req.NamespacedName, virtual); apierrors.IsNotFound(err) {
+		// The virtual pod is gone (perhaps while we were down): so goes its copy.
+		if hostExists {
+			return reconcile.Result{}, r.deleteHostPod(ctx, host, nil)
+		}
+		return reconcile.Result{}, nil
+	} else if err != nil {
+		return reconcile.Result{}, err
+	}
+
+	if hostExists {
+		if id, _ := translate.VirtualIdentity(host); id.UID != "" && id.UID != virtual.UID {
+			// A host pod of an earlier virtual pod with the same name: replace it.
+			return reconcile.Result{RequeueAfter: time.Second}, r.deleteHostPod(ctx, host, ptr(int64(0)))
+		}
+	}
+
+	if virtual.DeletionTimestamp != nil {
+		if hostExists {
+			if host.DeletionTimestamp == nil {
+				return reconcile.Result{}, r.deleteHostPod(ctx, host, virtual.DeletionGracePeriodSeconds)
+			}
+			return reconcile.Result{}, nil // the host pod's deletion will enqueue us again
+		}
+		// The host pod is gone; a kubelet would now finish the deletion.
+		err := r.mgr.GetClient().Delete(ctx, virtual, client.GracePeriodSeconds(0), client.Preconditions{UID: &virtual.UID})
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+
+	if !hostExists {
+		if hostErr == nil {
+			// The name is taken by a host object that is not ours: never touch it.
+			r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "host pod %s exists and is not managed by this virtual cluster", hostKey.Name)
+			return reconcile.Result{}, nil
+		}
+		return r.createHostPod(ctx, virtual)
+	}
+
+	if err := r.updateHostPod(ctx, virtual, host); err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := r.ensureTokens(ctx, virtual); err != nil {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{RequeueAfter: tokenRefreshAfter(virtual)}, r.syncStatus(ctx, virtual, host)
+}
+
+// owns reports whether host carries this virtual cluster's markers for ns/name.
+func (r *podReconciler) owns(host client.Object, ns, name string) bool {
+	if !translate.IsManaged(host, r.cfg.Name) {
+		return false
+	}
+	id, err := translate.VirtualIdentity(host)
+	return err == nil && id.Namespace == ns && id.Name == name
+}
+
+func (r *podReconciler) createHostPod(ctx context.Context, virtual *corev1.Pod) (reconcile.Result, error) {
+	if errs := translate.CheckDeviceAccess(virtual, r.podOptions().Devices); len(errs) > 0 {
+		r.event(virtual, corev1.EventTypeWarning, "SyncRefused", "refused by the host's device policy: %v", errs.ToAggregate())
+		return reconcile.Result{}, nil
+	}
+	if err := r.ensureReferences(ctx, virtual); err != nil {
+		return reconcile.Result{}, fmt.Errorf("syncing what pod %s/%s references: %w", virtual.Namespace, virtual.Name, err)
+	}
+	if err := r.ensureTokens(ctx, virtual); err != nil {
+		return reconcile.Result{}, fmt.Errorf("issuing service account tokens for pod %s/%s: %w", virtual.Namespace, virtual.Name, err)
+	}
+	host, err := translate.Pod(virtual, r.podOptions())
+	if err != nil {
+		r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "cannot run on the host: %v", err)
+		return reconcile.Result{}, nil
+	}
+	if err := r.hostAPI.Create(ctx, host, FieldOwner); apierrors.IsAlreadyExists(err) {
+		return reconcile.Result{RequeueAfter: 200 * time.Millisecond}, nil
+	} else if err != nil {
+		if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
+			// Host admission (quota, pod security, limits) said no: tell the tenant.
+			r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "the host refused the pod: %v", err)
+			return reconcile.Result{RequeueAfter: 30 * time.Second}, nil
+		}
+		return reconcile.Result{}, err
+	}
+	r.metrics.podCreated(virtual.CreationTimestamp.Time)
+	return reconcile.Result{}, nil
+}
+
+// updateHostPod carries the mutable parts of the virtual spec down: labels,
+// annotations, container images and activeDeadlineSeconds. It patches only the
+// fields the syncer owns, so whatever the host added (scheduling gates of a queue,
+// injected tolerations, labels of host controllers) stays.
+func (r *podReconciler) updateHostPod(ctx context.Context, virtual, host *corev1.Pod) error {
+	want, err := translate.Pod(virtual, r.podOptions())
+	if err != nil {
+		return nil // reported when the pod was created
+	}
+	patch := client.MergeFrom(host.DeepCopy())
+	changed := host.DeepCopy()
+	for k, v := range want.Labels {
+		if changed.Labels[k] != v {
+			if changed.Labels == nil {
+				changed.Labels = map[string]string{}
+			}
+			changed.Labels[k] = v
+		}
+	}
+	for k, v := range want.Annotations {
+		if changed.Annotations[k] != v {
+			if changed.Annotations == nil {
+				changed.Annotations = map[string]string{}
+			}
+			changed.Annotations[k] = v
+		}
+	}
+	setImages(changed.Spec.Containers, want.Spec.Containers)
+	setImages(changed.Spec.InitContainers, want.Spec.InitContainers)
+	changed.Spec.ActiveDeadlineSeconds = want.Spec.ActiveDeadlineSeconds
+	if equality.Semantic.DeepEqual(changed.ObjectMeta.Labels, host.Labels) && maps.Equal(changed.Annotations, host.Annotations) &&
+		equality.Semantic.DeepEqual(changed.Spec, host.Spec) {
+		return nil
+	}
+	return client.IgnoreNotFound(r.hostAPI.Patch(ctx, changed, patch, FieldOwner))
+}
+
+func setImages(have, want []corev1.Container) {
+	for i := range have {
+		for _, w := range want {
+			if w.Name == have[i].Name {
+				have[i].Image = w.Image
+			}
+		}
+	}
+}
+
+// syncStatus writes the host pod's truth into the virtual pod: its node (through
+// the binding subresource, as a scheduler would) and its status.
+func (r *podReconciler) syncStatus(ctx context.Context, virtual, host *corev1.Pod) error {
+	vclient := r.mgr.GetClient()
+	if host.Spec.NodeName != "" && virtual.Spec.NodeName == "" {
+		nodeName := translate.VirtualNodeName(host.Spec.NodeName)
+		if err := r.ensureVirtualNode(ctx, nodeName); err != nil {
+			return err
+		}
+		binding := &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: virtual.Name, Namespace: virtual.Namespace, UID: virtual.UID},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: nodeName},
+		}
+		if err := vclient.SubResource("binding").Create(ctx, virtual, binding); err != nil && !apierrors.IsConflict(err) {
+			return fmt.Errorf("binding virtual pod %s/%s to %s: %w", virtual.Namespace, virtual.Name, nodeName, err)
+		}
+		if err := vclient.Get(ctx, client.ObjectKeyFromObject(virtual), virtual); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+	}
+	want := translate.VirtualPodStatus(host)
+	if equality.Semantic.DeepEqual(want, virtual.Status) {
+		return nil
+	}
+	updated := virtual.DeepCopy()
+	updated.Status = want
+	return client.IgnoreNotFound(vclient.Status().Update(ctx, updated, FieldOwner))
+}
+
+func (r *podReconciler) deleteHostPod(ctx context.Context, host *corev1.Pod, grace *int64) error {
+	opts := []client.DeleteOption{client.Preconditions{UID: &host.UID}}
+	if grace != nil {
+		opts = append(opts, client.GracePeriodSeconds(*grace))
+	}
+	if err := r.hostAPI.Delete(ctx, host, opts...); client.IgnoreNotFound(err) != nil && !apierrors.IsConflict(err) {
+		return err
+	}
+	id, err := translate.VirtualIdentity(host)
+	if err != nil {
+		return nil
+	}
+	token := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: r.cfg.HostNamespace, Name: translate.PodTokenSecretName(r.cfg.Name, id.Namespace, id.Name)}}
+	return client.IgnoreNotFound(r.hostAPI.Delete(ctx, token))
+}
+
+func ptr[T any](v T) *T { return &v }

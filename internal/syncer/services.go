@@ -1,0 +1,173 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"kubicle.dev/kubicle/internal/syncer/translate"
+)
+
+// ErrNotReady is returned by EnsureHostService while the syncer is starting.
+var ErrNotReady = errors.New("the virtual cluster's syncer is still starting; retry in a few seconds")
+
+// serviceReconciler keeps a host Service per virtual Service. The host allocates the
+// ClusterIP; the virtual Service is given the same one when it is created (see
+// EnsureHostService, called from the API server's admission chain), so a tenant pod
+// reaches a service at the address the virtual cluster shows.
+type serviceReconciler struct{ *Syncer }
+
+func (s *Syncer) setupServices() error {
+	return ctrl.NewControllerManagedBy(s.mgr).Named("services").
+		For(&corev1.Service{}).
+		WatchesRawSource(source.Kind(s.host.GetCache(), &corev1.Service{}, handler.TypedEnqueueRequestsFromMapFunc(mapHostToVirtual[*corev1.Service]))).
+		WithOptions(controllerOptions()).
+		Complete(&serviceReconciler{s})
+}
+
+// skipService reports the virtual Services that are not synced: the virtual API
+// server's own `kubernetes` Service, and ExternalName Services, which are DNS only.
+func skipService(ns, name string, svc *corev1.Service) bool {
+	if ns == "default" && name == "kubernetes" {
+		return true
+	}
+	return svc != nil && svc.Spec.Type == corev1.ServiceTypeExternalName
+}
+
+func (r *serviceReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	start := time.Now()
+	err := r.reconcile(ctx, req.NamespacedName)
+	r.metrics.observe("services", start, err)
+	return reconcile.Result{}, err
+}
+
+func (r *serviceReconciler) reconcile(ctx context.Context, key types.NamespacedName) error {
+	hostKey := types.NamespacedName{Namespace: r.cfg.HostNamespace, Name: translate.HostName(r.cfg.Name, key.Namespace, key.Name, translate.DNSLabel)}
+	host := &corev1.Service{}
+	hostErr := r.host.GetCache().Get(ctx, hostKey, host)
+	if hostErr != nil && !apierrors.IsNotFound(hostErr) {
+		return hostErr
+	}
+	ours := hostErr == nil && ownsIdentity(r.cfg.Name, host, key)
+	virtual := &corev1.Service{}
+	err := r.mgr.GetClient().Get(ctx, key, virtual)
+	if apierrors.IsNotFound(err) || (err == nil && (virtual.DeletionTimestamp != nil || skipService(key.Namespace, key.Name, virtual))) {
+		if ours {
+			// Keep a host Service that admission created a moment ago for a virtual
+			// Service the API server is about to store.
+			if id, _ := translate.VirtualIdentity(host); id.UID == "" && time.Since(host.CreationTimestamp.Time) < 30*time.Second {
+				return nil
+			}
+			return client.IgnoreNotFound(r.hostAPI.Delete(ctx, host, client.Preconditions{UID: &host.UID}))
+		}
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if hostErr == nil && !ours {
+		r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "host service %s exists and is not managed by this virtual cluster", hostKey.Name)
+		return nil
+	}
+	want, err := translate.Service(virtual, r.target)
+	if err != nil {
+		r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "cannot translate service: %v", err)
+		return nil
+	}
+	if !ours {
+		if err := r.hostAPI.Create(ctx, want, FieldOwner); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating host service for %s: %w", key, err)
+		}
+		return nil
+	}
+	if id, _ := translate.VirtualIdentity(host); id.UID != "" && id.UID != virtual.UID {
+		// Left over from an earlier virtual Service of the same name.
+		return client.IgnoreNotFound(r.hostAPI.Delete(ctx, host, client.Preconditions{UID: &host.UID}))
+	}
+	changed := host.DeepCopy()
+	changed.Labels, changed.Annotations = want.Labels, want.Annotations
+	changed.Spec.Selector = want.Spec.Selector
+	changed.Spec.Type = want.Spec.Type
+	changed.Spec.SessionAffinity = want.Spec.SessionAffinity
+	changed.Spec.PublishNotReadyAddresses = want.Spec.PublishNotReadyAddresses
+	changed.Spec.Ports = mergePorts(host.Spec.Ports, want.Spec.Ports)
+	if !equality.Semantic.DeepEqual(changed, host) {
+		if err := r.hostAPI.Update(ctx, changed, FieldOwner); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+	}
+	if virtual.Spec.ClusterIP != "" && virtual.Spec.ClusterIP != corev1.ClusterIPNone && host.Spec.ClusterIP != "" && virtual.Spec.ClusterIP != host.Spec.ClusterIP {
+		r.event(virtual, corev1.EventTypeWarning, "ClusterIPMismatch", "the host gave this service %s; recreate it to use that address", host.Spec.ClusterIP)
+	}
+	status := translate.VirtualServiceStatus(host)
+	if equality.Semantic.DeepEqual(status, virtual.Status) {
+		return nil
+	}
+	updated := virtual.DeepCopy()
+	updated.Status = status
+	return client.IgnoreNotFound(r.mgr.GetClient().Status().Update(ctx, updated, FieldOwner))
+}
+
+// mergePorts takes the wanted ports but keeps node ports the host allocated.
+func mergePorts(have, want []corev1.ServicePort) []corev1.ServicePort {
+	out := slices.Clone(want)
+	for i := range out {
+		for _, h := range have {
+			if h.Name == out[i].Name && h.Port == out[i].Port && h.Protocol == out[i].Protocol {
+				out[i].NodePort = h.NodePort
+			}
+		}
+	}
+	return out
+}
+
+// EnsureHostService creates (or finds) the host Service for a virtual Service that is
+// being created, and returns the ClusterIPs the host allocated for it. The control
+// plane's admission plugin calls it before the virtual Service is stored and gives the
+// virtual Service those addresses.
+func (s *Syncer) EnsureHostService(ctx context.Context, virtual *corev1.Service) ([]string, error) {
+	if !s.Ready() {
+		return nil, ErrNotReady
+	}
+	if skipService(virtual.Namespace, virtual.Name, virtual) || virtual.Spec.ClusterIP == corev1.ClusterIPNone {
+		return nil, nil
+	}
+	want, err := translate.Service(virtual, s.target)
+	if err != nil {
+		return nil, err
+	}
+	key := client.ObjectKeyFromObject(want)
+	for attempt := 0; attempt < 3; attempt++ {
+		err := s.hostAPI.Create(ctx, want.DeepCopy(), FieldOwner)
+		if err == nil || apierrors.IsAlreadyExists(err) {
+			host := &corev1.Service{}
+			if err := s.hostAPI.Get(ctx, key, host); err != nil {
+				return nil, err
+			}
+			if !ownsIdentity(s.cfg.Name, host, types.NamespacedName{Namespace: virtual.Namespace, Name: virtual.Name}) {
+				return nil, fmt.Errorf("host service %s/%s exists and is not managed by this virtual cluster", key.Namespace, key.Name)
+			}
+			if id, _ := translate.VirtualIdentity(host); id.UID != "" {
+				// A host Service of an earlier virtual Service of this name: replace it.
+				if err := s.hostAPI.Delete(ctx, host, client.Preconditions{UID: &host.UID}); client.IgnoreNotFound(err) != nil {
+					return nil, err
+				}
+				continue
+			}
+			return host.Spec.ClusterIPs, nil
+		}
+		return nil, fmt.Errorf("creating the host service: %w", err)
+	}
+	return nil, fmt.Errorf("host service %s/%s keeps reappearing", key.Namespace, key.Name)
+}

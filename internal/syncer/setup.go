@@ -1,0 +1,17 @@
+package syncer
+
+import "context"
+
+// setup registers the field indexes and every controller with the manager.
+func (s *Syncer) setup() error {
+	s.recorder = s.mgr.GetEventRecorderFor("kubicle-syncer")
+	if err := s.setupIndexes(context.Background()); err != nil {
+		return err
+	}
+	for _, f := range []func() error{s.setupPods, s.setupDependencies, s.setupServices, s.setupNodes} {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
