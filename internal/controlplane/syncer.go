@@ -113,4 +113,3 @@ func serveMetrics(ctx context.Context, addr string) error {
 	}
 	return nil
 }
-

@@ -64,4 +64,3 @@ func controllerOptions() controller.Options {
 func (s *Syncer) event(obj client.Object, eventType, reason, format string, args ...any) {
 	s.recorder.Eventf(obj, eventType, reason, format, args...)
 }
-

@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -80,11 +81,11 @@ func (s *Syncer) ensureVirtualNode(ctx context.Context, name string) error {
 	virtual := &corev1.Node{}
 	err := vclient.Get(ctx, types.NamespacedName{Name: name}, virtual)
 	if apierrors.IsNotFound(err) {
+		// The cache may lag behind our own create: work on what the server returned.
 		virtual = want.DeepCopy()
-		if err := vclient.Create(ctx, virtual, FieldOwner); err != nil && !apierrors.IsAlreadyExists(err) {
-			return err
-		}
-		if err := vclient.Get(ctx, types.NamespacedName{Name: name}, virtual); err != nil {
+		if err := vclient.Create(ctx, virtual, FieldOwner); apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("virtual node %s: created concurrently; retrying", name)
+		} else if err != nil {
 			return err
 		}
 	} else if err != nil {

@@ -70,16 +70,16 @@ type Config struct {
 
 // Syncer is a running syncer.
 type Syncer struct {
-	cfg     Config
-	vc      *v1alpha1.VirtualCluster
-	target  translate.Target
-	mgr     manager.Manager
-	host    cluster.Cluster
-	hostAPI client.Client // uncached host client, for reads that must not lag
+	cfg      Config
+	vc       *v1alpha1.VirtualCluster
+	target   translate.Target
+	mgr      manager.Manager
+	host     cluster.Cluster
+	hostAPI  client.Client // uncached host client, for reads that must not lag
 	metrics  *metrics
 	recorder record.EventRecorder
 	ready    atomic.Bool
-	log     logr.Logger
+	log      logr.Logger
 }
 
 // New builds a syncer; nothing runs until Start.

@@ -105,4 +105,3 @@ func serviceAccountOf(pod *corev1.Pod) string {
 	}
 	return "default"
 }
-
