@@ -11,9 +11,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"kubicle.dev/kubicle/internal/app/cli"
+	"kubicle.dev/kubicle/internal/app/connect"
 	"kubicle.dev/kubicle/internal/app/controlplane"
+	"kubicle.dev/kubicle/internal/app/create"
+	"kubicle.dev/kubicle/internal/app/delete"
+	"kubicle.dev/kubicle/internal/app/describe"
 	"kubicle.dev/kubicle/internal/app/host"
 	"kubicle.dev/kubicle/internal/app/kwok"
+	"kubicle.dev/kubicle/internal/app/list"
 	"kubicle.dev/kubicle/internal/app/version"
 )
 
@@ -33,6 +38,11 @@ tenant's workloads.`,
 	root.SetErr(streams.ErrOut)
 	cli.AddLogFlags(root.PersistentFlags())
 	root.AddCommand(
+		create.NewCommand(streams),
+		connect.NewCommand(streams),
+		list.NewCommand(streams),
+		describe.NewCommand(streams),
+		delete.NewCommand(streams),
 		controlplane.NewCommand(streams),
 		host.NewCommand(streams),
 		version.NewCommand(streams),

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -20,6 +23,7 @@ import (
 
 	"kubicle.dev/kubicle/internal/controlplane/pki"
 	"kubicle.dev/kubicle/internal/syncer"
+	"kubicle.dev/kubicle/internal/syncer/kubelet"
 )
 
 // runnable is a part started after the API server, stopped with the components.
@@ -42,6 +46,23 @@ func (s *Server) startSyncer(ctx context.Context, b *pki.Bundle) ([]runnable, er
 	if err != nil {
 		return nil, err
 	}
+	kubeletLn, err := listenRemembered(o.path("kubelet-address"), o.clientHost())
+	if err != nil {
+		return nil, fmt.Errorf("kubelet endpoint: %w", err)
+	}
+	kubeletSrv, err := kubelet.New(kubelet.Config{
+		HostConfig:         host,
+		HostNamespace:      o.HostNamespace,
+		VirtualCluster:     o.Name,
+		CertFile:           b.KubeletServing.CertFile,
+		KeyFile:            b.KubeletServing.KeyFile,
+		ClientCAFile:       b.CA.CertFile,
+		AllowedClientNames: []string{pki.APIServerKubeletClientName},
+	})
+	if err != nil {
+		_ = kubeletLn.Close()
+		return nil, err
+	}
 	cfg := syncer.Config{
 		Name:           o.Name,
 		HostNamespace:  o.HostNamespace,
@@ -54,17 +75,41 @@ func (s *Server) startSyncer(ctx context.Context, b *pki.Bundle) ([]runnable, er
 		// DNS server is served there, that is the control plane's service address.
 		DNSServer:   apiHost,
 		KubeletIP:   o.clientHost(),
-		KubeletPort: 0,
+		KubeletPort: int32(kubeletLn.Addr().(*net.TCPAddr).Port),
 		Metrics:     legacyregistry.Registerer(),
 	}
 	cfg.Virtual.QPS, cfg.Virtual.Burst = 100, 200
 	sync, err := syncer.New(cfg, klog.FromContext(ctx).WithName("syncer"))
 	if err != nil {
+		_ = kubeletLn.Close()
 		return nil, err
 	}
 	ensure := HostServiceFunc(sync.EnsureHostService)
 	s.serviceIPs.ensure.Store(&ensure)
-	return []runnable{{name: "syncer", run: sync.Start}}, nil
+	return []runnable{
+		{name: "syncer", run: sync.Start},
+		{name: "kubelet endpoint", run: func(ctx context.Context) error { return kubeletSrv.Run(ctx, kubeletLn) }},
+	}, nil
+}
+
+// listenRemembered listens on host at the port recorded in file, or a free one that
+// it records, so that an address written into objects (a virtual node's kubelet
+// endpoint) stays valid across restarts.
+func listenRemembered(file, host string) (net.Listener, error) {
+	if data, err := os.ReadFile(file); err == nil {
+		if ln, err := net.Listen("tcp", strings.TrimSpace(string(data))); err == nil {
+			return ln, nil
+		}
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(file, []byte(ln.Addr().String()+"\n"), 0o600); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	return ln, nil
 }
 
 // apiServiceAddress is where host pods reach this API server: the ClusterIP of the
@@ -100,7 +145,8 @@ func serveMetrics(ctx context.Context, addr string) error {
 		return fmt.Errorf("metrics listener %s: %w", addr, rootCause(err))
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{legacyregistry.DefaultGatherer, ctrlmetrics.Registry}, promhttp.HandlerOpts{}))
+	gatherers := prometheus.Gatherers{legacyregistry.DefaultGatherer, prefixed{ctrlmetrics.Registry, "kubicle_syncer_"}}
+	mux.Handle("/metrics", promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -112,4 +158,23 @@ func serveMetrics(ctx context.Context, addr string) error {
 		return err
 	}
 	return nil
+}
+
+// prefixed renames every family of a gatherer. The syncer's controller-runtime
+// series (workqueue_depth, controller_runtime_reconcile_time_seconds, …) share names
+// with the API server's client-go series but not their help text, which Prometheus
+// refuses to merge; prefixed they read as kubicle_syncer_workqueue_depth{name="pods"}.
+type prefixed struct {
+	prometheus.Gatherer
+	prefix string
+}
+
+// Gather returns the families with the prefix added to their names.
+func (p prefixed) Gather() ([]*dto.MetricFamily, error) {
+	mfs, err := p.Gatherer.Gather()
+	for _, mf := range mfs {
+		name := p.prefix + mf.GetName()
+		mf.Name = &name
+	}
+	return mfs, err
 }

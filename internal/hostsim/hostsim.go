@@ -190,6 +190,12 @@ func Run(ctx context.Context, o *Options, kwokLog *os.File, onReady func(Info) e
 	if err := EnsureNodes(ctx, client, specs); err != nil {
 		return fail(err)
 	}
+	if err := ensureStorageClass(ctx, client); err != nil {
+		return fail(err)
+	}
+	provCtx, stopProvisioner := context.WithCancel(ctx)
+	defer stopProvisioner()
+	go runProvisioner(provCtx, client)
 	exe := o.Executable
 	if exe == "" {
 		if exe, err = os.Executable(); err != nil {

@@ -2,7 +2,6 @@ package syncer
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -84,7 +83,10 @@ func (s *Syncer) ensureVirtualNode(ctx context.Context, name string) error {
 		// The cache may lag behind our own create: work on what the server returned.
 		virtual = want.DeepCopy()
 		if err := vclient.Create(ctx, virtual, FieldOwner); apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("virtual node %s: created concurrently; retrying", name)
+			// Another worker created it a moment ago; read it past the cache.
+			if err := s.mgr.GetAPIReader().Get(ctx, types.NamespacedName{Name: name}, virtual); err != nil {
+				return err
+			}
 		} else if err != nil {
 			return err
 		}

@@ -8,7 +8,11 @@ func (s *Syncer) setup() error {
 	if err := s.setupIndexes(context.Background()); err != nil {
 		return err
 	}
-	for _, f := range []func() error{s.setupPods, s.setupDependencies, s.setupServices, s.setupNodes} {
+	setups := []func() error{s.setupPods, s.setupDependencies, s.setupServices, s.setupNodes,
+		func() error { return setupObjects(s, persistentVolumeClaims) },
+		func() error { return setupObjects(s, ingresses) },
+	}
+	for _, f := range setups {
 		if err := f(); err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -114,11 +115,13 @@ func New(cfg Config, log logr.Logger) (*Syncer, error) {
 		o.Logger = log.WithName("host")
 		o.Cache.DefaultNamespaces = map[string]cache.Config{cfg.HostNamespace: {}}
 		o.Cache.ByObject = map[client.Object]cache.ByObject{
-			&corev1.Pod{}:       {Label: managed},
-			&corev1.Service{}:   {Label: managed},
-			&corev1.ConfigMap{}: {Label: managed},
-			&corev1.Secret{}:    {Label: managed},
-			&corev1.Node{}:      {Label: labels.Everything()},
+			&corev1.Pod{}:                   {Label: managed},
+			&corev1.Service{}:               {Label: managed},
+			&corev1.ConfigMap{}:             {Label: managed},
+			&corev1.Secret{}:                {Label: managed},
+			&corev1.PersistentVolumeClaim{}: {Label: managed},
+			&networkingv1.Ingress{}:         {Label: managed},
+			&corev1.Node{}:                  {Label: labels.Everything()},
 		}
 	})
 	if err != nil {

@@ -34,6 +34,10 @@ type Bundle struct {
 	ServiceAccount Pair
 }
 
+// APIServerKubeletClientName is the CN of the API server's client certificate towards
+// kubelets; a kubelet endpoint accepts only that name.
+const APIServerKubeletClientName = "kube-apiserver-kubelet-client"
+
 // BundleOptions says what the serving certificate must cover.
 type BundleOptions struct {
 	// Hosts are extra DNS names or IP addresses for the serving certificate, beside
@@ -83,11 +87,11 @@ func EnsureBundle(dir string, opts BundleOptions) (*Bundle, error) {
 		leaf Leaf
 	}{
 		{b.CA, &b.Serving, Leaf{Name: "apiserver", CommonName: "kube-apiserver", DNSNames: dns, IPs: ips, Server: true}},
-		{b.CA, &b.KubeletServing, Leaf{Name: "kubelet-serving", CommonName: "kubicle-kubelet", DNSNames: []string{"localhost"}, IPs: ips[:2], Server: true}},
+		{b.CA, &b.KubeletServing, Leaf{Name: "kubelet-serving", CommonName: "kubicle-kubelet", DNSNames: []string{"localhost"}, IPs: ips, Server: true}},
 		{b.CA, &b.Admin, Leaf{Name: "admin", CommonName: "kubicle-admin", Organizations: []string{"system:masters"}}},
 		{b.CA, &b.ControllerManager, Leaf{Name: "controller-manager", CommonName: "system:kube-controller-manager"}},
 		{b.CA, &b.Scheduler, Leaf{Name: "scheduler", CommonName: "system:kube-scheduler"}},
-		{b.CA, &b.APIServerKubeletClient, Leaf{Name: "apiserver-kubelet-client", CommonName: "kube-apiserver-kubelet-client", Organizations: []string{"system:masters"}}},
+		{b.CA, &b.APIServerKubeletClient, Leaf{Name: "apiserver-kubelet-client", CommonName: APIServerKubeletClientName, Organizations: []string{"system:masters"}}},
 		{b.FrontProxyCA, &b.FrontProxyClient, Leaf{Name: "front-proxy-client", CommonName: "front-proxy-client"}},
 	}
 	for _, s := range steps {

@@ -1,0 +1,118 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kubicle.dev/kubicle/internal/kubeconfig"
+)
+
+// DeleteOptions are the inputs of [Delete].
+type DeleteOptions struct {
+	// Name is the virtual cluster's name.
+	Name string
+	// Namespace is its host namespace. Default: the one namespace whose record
+	// names it, else vc-NAME.
+	Namespace string
+	// KeepNamespace keeps a namespace that kubicle created (without kubicle's
+	// labels).
+	KeepNamespace bool
+	// Timeout bounds the wait for the host objects to be gone. Default:
+	// DefaultTimeout.
+	Timeout time.Duration
+	// ErrOut receives progress.
+	ErrOut io.Writer
+}
+
+// Delete deletes a virtual cluster: it stops a process-driven control plane
+// (SIGTERM, then SIGKILL), deletes every host object labelled for it in
+// deploy.DeletionOrder, the host namespace when kubicle created it, its
+// context in the user's kubeconfig and its local state, and waits until no
+// host object labelled for it is left. A virtual cluster of which nothing
+// is found is an error.
+func Delete(ctx context.Context, h *Host, o DeleteOptions) error {
+	p := newProgress(o.ErrOut)
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	r, err := locate(ctx, h.Client, o.Name, o.Namespace)
+	if err != nil {
+		return err
+	}
+	paths := PathsFor(StateDir(), h.Context, r.Namespace, r.Name)
+	unlock, err := paths.lock(p)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	rec, err := getRecord(ctx, h.Client, r)
+	if err != nil {
+		return err
+	}
+	owned, err := listOwned(ctx, h.Dynamic, r)
+	if err != nil {
+		return err
+	}
+	if rec == nil && len(owned) == 0 && !paths.Exists() {
+		return fmt.Errorf("virtual cluster %q not found in host namespace %q (context %q); `kubicle list` shows the virtual clusters of this host", r.Name, r.Namespace, h.Context)
+	}
+	p.line("Deleting virtual cluster %q in host namespace %q (context %q)", r.Name, r.Namespace, h.Context)
+	if rec != nil && rec.Machine != "" && rec.Machine != machineName() && !paths.Exists() {
+		p.warn("Its control plane runs as a process on machine %q, which keeps running until stopped there; its host objects are deleted now", rec.Machine)
+	}
+
+	if err := stopProcess(paths, p); err != nil {
+		return err
+	}
+	ownNamespace := false
+	for _, o := range owned {
+		ownNamespace = ownNamespace || o.Kind.Kind == "Namespace"
+	}
+	if err := deleteOwned(ctx, h.Dynamic, r, ownNamespace && !o.KeepNamespace, o.Timeout, p); err != nil {
+		return err
+	}
+	if !ownNamespace || o.KeepNamespace {
+		if err := releaseNamespace(ctx, h, r.Namespace); err != nil {
+			return err
+		}
+		if _, err := h.Client.CoreV1().Namespaces().Get(ctx, r.Namespace, metav1.GetOptions{}); err == nil {
+			p.done("Kept host namespace %s without kubicle's labels", r.Namespace)
+		} else if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("reading host namespace %s: %w", r.Namespace, err)
+		}
+	} else {
+		p.done("Deleted host namespace %s", r.Namespace)
+	}
+
+	ctxName := ContextName(r.Name, r.Namespace, h.Context)
+	wasCurrent := currentContext(h.UserKubeconfig) == ctxName
+	if err := kubeconfig.Remove(h.UserKubeconfig, ctxName); err != nil {
+		return err
+	}
+	if wasCurrent {
+		// Back to the host, rather than to no cluster at all.
+		switched, err := useContext(h.UserKubeconfig, h.Context)
+		if err != nil {
+			return err
+		}
+		if switched {
+			p.done("Switched the current context back to the host's, %q", h.Context)
+		}
+	}
+	if paths.Exists() {
+		if err := paths.remove(); err != nil {
+			return err
+		}
+		p.done("Removed context %q and local state %s", ctxName, paths.Dir())
+	} else {
+		p.done("Removed context %q", ctxName)
+	}
+	p.line("Virtual cluster %q deleted", r.Name)
+	return nil
+}

@@ -1,0 +1,192 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"sigs.k8s.io/yaml"
+
+	"kubicle.dev/kubicle/internal/deploy"
+	"kubicle.dev/kubicle/pkg/apis/kubicle/v1alpha1"
+)
+
+// Status values of [Info.Status]: the phases of v1alpha1 that the CLI can
+// observe, and Unknown for a process-driven control plane on another
+// machine, whose process this machine cannot see.
+const (
+	StatusRunning  = string(v1alpha1.PhaseRunning)
+	StatusStarting = string(v1alpha1.PhaseStarting)
+	StatusSleeping = string(v1alpha1.PhaseSleeping)
+	StatusFailed   = string(v1alpha1.PhaseFailed)
+	StatusUnknown  = "Unknown"
+)
+
+// Info describes one virtual cluster, as `kubicle list` shows it.
+type Info struct {
+	// Name is the virtual cluster's name.
+	Name string `json:"name"`
+	// HostNamespace is its host namespace.
+	HostNamespace string `json:"hostNamespace"`
+	// Status is Running, Starting, Sleeping, Failed or Unknown.
+	Status string `json:"status"`
+	// Reason says why the status is not Running.
+	Reason string `json:"reason,omitempty"`
+	// Driver is "process" or "pod".
+	Driver string `json:"driver"`
+	// BackingStore is the backing store's type.
+	BackingStore string `json:"backingStore"`
+	// KubernetesVersion is the version the virtual API server reports.
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+	// Created is when the virtual cluster was created.
+	Created time.Time `json:"created"`
+	// Context is its context in the user's kubeconfig.
+	Context string `json:"context"`
+	// Endpoint is the virtual API server's URL.
+	Endpoint string `json:"endpoint,omitempty"`
+	// Machine runs a process-driven control plane.
+	Machine string `json:"machine,omitempty"`
+	// PID is the process id of a control plane that runs on this machine.
+	PID int `json:"pid,omitempty"`
+}
+
+// List returns the virtual clusters on host h, in namespace when it is not
+// empty, sorted by namespace and name. Records that cannot be read are
+// reported on warn.
+func List(ctx context.Context, h *Host, namespace string, warn io.Writer) ([]Info, error) {
+	recs, err := listRecords(ctx, h.Client, namespace, "", func(err error) {
+		if warn != nil {
+			fmt.Fprintf(warn, "Warning: %v\n", err)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	infos := make([]Info, 0, len(recs))
+	for _, rec := range recs {
+		infos = append(infos, info(ctx, h, rec))
+	}
+	slices.SortFunc(infos, func(a, b Info) int {
+		return strings.Compare(a.HostNamespace+"/"+a.Name, b.HostNamespace+"/"+b.Name)
+	})
+	return infos, nil
+}
+
+// info observes the state of one recorded virtual cluster.
+func info(ctx context.Context, h *Host, rec *record) Info {
+	vc := rec.VC
+	in := Info{
+		Name:              vc.Name,
+		HostNamespace:     vc.Namespace,
+		Driver:            string(vc.Spec.ControlPlane.Driver),
+		BackingStore:      string(vc.Spec.ControlPlane.BackingStore.Type),
+		KubernetesVersion: vc.Status.KubernetesVersion,
+		Created:           rec.Created.UTC(),
+		Context:           ContextName(vc.Name, vc.Namespace, h.Context),
+		Endpoint:          vc.Status.Endpoint,
+		Machine:           rec.Machine,
+	}
+	if in.KubernetesVersion == "" {
+		in.KubernetesVersion = vc.Spec.ControlPlane.Version
+	}
+	if vc.Status.Phase == v1alpha1.PhaseSleeping {
+		in.Status = StatusSleeping
+		return in
+	}
+	if vc.Spec.ControlPlane.Driver == v1alpha1.DriverProcess {
+		in.Status, in.Reason, in.PID = processStatus(ctx, h, rec)
+		return in
+	}
+	in.Status, in.Reason = podStatus(ctx, h, deploy.RefOf(vc))
+	return in
+}
+
+// processStatus observes a process-driven control plane: Running when its
+// process runs and its API server answers /readyz, Starting when only the
+// former, Failed when the process is gone, Unknown on another machine.
+func processStatus(ctx context.Context, h *Host, rec *record) (status, reason string, pid int) {
+	paths := localPaths(h, rec)
+	if !paths.Exists() {
+		return StatusUnknown, fmt.Sprintf("the control plane runs on machine %q", rec.Machine), 0
+	}
+	pid = runningPID(paths)
+	if pid == 0 {
+		return StatusFailed, "the control plane process is not running; see " + paths.Log() + " (`kubicle create --upgrade` starts it again)", 0
+	}
+	if err := readyz(ctx, paths.AdminKubeconfig()); err != nil {
+		return StatusStarting, err.Error(), pid
+	}
+	return StatusRunning, "", pid
+}
+
+// podStatus observes a pod-driven control plane through its StatefulSet.
+func podStatus(ctx context.Context, h *Host, r deploy.Ref) (status, reason string) {
+	sts, err := h.Client.AppsV1().StatefulSets(r.Namespace).Get(ctx, r.StatefulSetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return StatusFailed, "StatefulSet " + r.Namespace + "/" + r.StatefulSetName() + " is missing"
+	}
+	if err != nil {
+		return StatusUnknown, err.Error()
+	}
+	if sts.Spec.Replicas != nil && *sts.Spec.Replicas == 0 {
+		return StatusSleeping, "scaled to zero"
+	}
+	if stsReady(sts) {
+		return StatusRunning, ""
+	}
+	_, why := statefulSetReady(ctx, h.Client, r)
+	return StatusStarting, why
+}
+
+// Output formats of [PrintList].
+const (
+	OutputTable = "table"
+	OutputJSON  = "json"
+	OutputYAML  = "yaml"
+)
+
+// PrintList writes infos to w as a table, JSON or YAML (a list of Info).
+// An empty table is only a note on errOut, as with kubectl.
+func PrintList(w, errOut io.Writer, infos []Info, format string, now time.Time) error {
+	switch format {
+	case "", OutputTable:
+		if len(infos) == 0 {
+			_, err := fmt.Fprintln(errOut, "No virtual clusters found")
+			return err
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tHOST NAMESPACE\tSTATUS\tDRIVER\tBACKING STORE\tKUBERNETES VERSION\tAGE\tCREATED")
+		for _, in := range infos {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.Name, in.HostNamespace, in.Status, in.Driver, in.BackingStore,
+				orDash(in.KubernetesVersion), duration.HumanDuration(now.Sub(in.Created)), in.Created.Format(time.RFC3339))
+		}
+		return tw.Flush()
+	case OutputJSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(infos)
+	case OutputYAML:
+		data, err := yaml.Marshal(infos)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(data)
+		return err
+	}
+	return fmt.Errorf("-o %q: must be table, json or yaml", format)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,191 @@
+package syncer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"kubicle.dev/kubicle/internal/syncer/translate"
+)
+
+// objectKind describes a kind synced one-to-one: spec down, status up.
+type objectKind[T client.Object] struct {
+	// name names the controller and the metric label.
+	name string
+	// format is the host name format of the kind.
+	format translate.Format
+	// new returns an empty object.
+	new func() T
+	// translate builds the host object.
+	translate func(s *Syncer, virtual T) (T, error)
+	// update copies the mutable parts of want into have and reports a change.
+	update func(have, want T) bool
+	// status copies the host's status into virtual and reports a change.
+	status func(host, virtual T) bool
+	// before runs before the host object is created or updated (e.g. to sync the
+	// Secrets it references).
+	before func(ctx context.Context, s *Syncer, virtual T) error
+}
+
+type objectReconciler[T client.Object] struct {
+	*Syncer
+	kind objectKind[T]
+}
+
+func setupObjects[T client.Object](s *Syncer, kind objectKind[T]) error {
+	return ctrl.NewControllerManagedBy(s.mgr).Named(kind.name).
+		For(kind.new()).
+		WatchesRawSource(source.Kind(s.host.GetCache(), kind.new(), handler.TypedEnqueueRequestsFromMapFunc(mapHostToVirtual[T]))).
+		WithOptions(controllerOptions()).
+		Complete(&objectReconciler[T]{Syncer: s, kind: kind})
+}
+
+func (r *objectReconciler[T]) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	start := time.Now()
+	err := r.reconcile(ctx, req.NamespacedName)
+	r.metrics.observe(r.kind.name, start, err)
+	return reconcile.Result{}, err
+}
+
+func (r *objectReconciler[T]) reconcile(ctx context.Context, key types.NamespacedName) error {
+	hostKey := types.NamespacedName{Namespace: r.cfg.HostNamespace, Name: translate.HostName(r.cfg.Name, key.Namespace, key.Name, r.kind.format)}
+	host := r.kind.new()
+	hostErr := r.host.GetCache().Get(ctx, hostKey, host)
+	if hostErr != nil && !apierrors.IsNotFound(hostErr) {
+		return hostErr
+	}
+	ours := hostErr == nil && ownsIdentity(r.cfg.Name, host, key)
+	virtual := r.kind.new()
+	err := r.mgr.GetClient().Get(ctx, key, virtual)
+	if apierrors.IsNotFound(err) || (err == nil && virtual.GetDeletionTimestamp() != nil) {
+		if ours && host.GetDeletionTimestamp() == nil {
+			uid := host.GetUID()
+			return client.IgnoreNotFound(r.hostAPI.Delete(ctx, host, client.Preconditions{UID: &uid}))
+		}
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if hostErr == nil && !ours {
+		r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "host %s %s exists and is not managed by this virtual cluster", r.kind.name, hostKey.Name)
+		return nil
+	}
+	if ours {
+		if id, _ := translate.VirtualIdentity(host); id.UID != "" && id.UID != virtual.GetUID() {
+			uid := host.GetUID() // left over from an earlier object of the same name
+			return client.IgnoreNotFound(r.hostAPI.Delete(ctx, host, client.Preconditions{UID: &uid}))
+		}
+	}
+	if r.kind.before != nil {
+		if err := r.kind.before(ctx, r.Syncer, virtual); err != nil {
+			return err
+		}
+	}
+	want, err := r.kind.translate(r.Syncer, virtual)
+	if err != nil {
+		r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "cannot run on the host: %v", err)
+		return nil
+	}
+	if !ours {
+		if err := r.hostAPI.Create(ctx, want, FieldOwner); err != nil && !apierrors.IsAlreadyExists(err) {
+			if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
+				r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "the host refused it: %v", err)
+				return nil
+			}
+			return fmt.Errorf("creating host %s for %s: %w", r.kind.name, key, err)
+		}
+		return nil
+	}
+	changed := host.DeepCopyObject().(T)
+	if r.kind.update(changed, want) {
+		if err := r.hostAPI.Update(ctx, changed, FieldOwner); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+	}
+	updated := virtual.DeepCopyObject().(T)
+	if r.kind.status == nil || !r.kind.status(host, updated) {
+		return nil
+	}
+	return client.IgnoreNotFound(r.mgr.GetClient().Status().Update(ctx, updated, FieldOwner))
+}
+
+func metaChanged(have, want client.Object) bool {
+	changed := !equality.Semantic.DeepEqual(have.GetLabels(), want.GetLabels()) || !equality.Semantic.DeepEqual(have.GetAnnotations(), want.GetAnnotations())
+	have.SetLabels(want.GetLabels())
+	have.SetAnnotations(want.GetAnnotations())
+	return changed
+}
+
+// persistentVolumeClaims: claims go down, their phase and capacity come up. Only the
+// requested size may change later (volume expansion); everything else of a claim is
+// immutable on the host as anywhere.
+var persistentVolumeClaims = objectKind[*corev1.PersistentVolumeClaim]{
+	name:   "persistentvolumeclaims",
+	format: translate.DNSSubdomain,
+	new:    func() *corev1.PersistentVolumeClaim { return &corev1.PersistentVolumeClaim{} },
+	translate: func(s *Syncer, v *corev1.PersistentVolumeClaim) (*corev1.PersistentVolumeClaim, error) {
+		return translate.PersistentVolumeClaim(v, translate.PersistentVolumeClaimOptions{Target: s.target})
+	},
+	update: func(have, want *corev1.PersistentVolumeClaim) bool {
+		changed := metaChanged(have, want)
+		if !equality.Semantic.DeepEqual(have.Spec.Resources.Requests, want.Spec.Resources.Requests) {
+			have.Spec.Resources.Requests = want.Spec.Resources.Requests
+			changed = true
+		}
+		return changed
+	},
+	status: func(host, virtual *corev1.PersistentVolumeClaim) bool {
+		want := translate.VirtualPersistentVolumeClaimStatus(host)
+		if equality.Semantic.DeepEqual(want, virtual.Status) {
+			return false
+		}
+		virtual.Status = want
+		return true
+	},
+}
+
+// ingresses: rules go down with their Service and TLS Secret names translated; the
+// host ingress controller's load-balancer addresses come up.
+var ingresses = objectKind[*networkingv1.Ingress]{
+	name:   "ingresses",
+	format: translate.DNSSubdomain,
+	new:    func() *networkingv1.Ingress { return &networkingv1.Ingress{} },
+	translate: func(s *Syncer, v *networkingv1.Ingress) (*networkingv1.Ingress, error) {
+		return translate.Ingress(v, s.target)
+	},
+	update: func(have, want *networkingv1.Ingress) bool {
+		changed := metaChanged(have, want)
+		if !equality.Semantic.DeepEqual(have.Spec, want.Spec) {
+			have.Spec = want.Spec
+			changed = true
+		}
+		return changed
+	},
+	status: func(host, virtual *networkingv1.Ingress) bool {
+		want := translate.VirtualIngressStatus(host)
+		if equality.Semantic.DeepEqual(want, virtual.Status) {
+			return false
+		}
+		virtual.Status = want
+		return true
+	},
+	before: func(ctx context.Context, s *Syncer, v *networkingv1.Ingress) error {
+		for _, name := range translate.IngressSecrets(v) {
+			if err := s.syncSecret(ctx, types.NamespacedName{Namespace: v.Namespace, Name: name}, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+}
