@@ -136,7 +136,7 @@ func (r *podReconciler) createHostPod(ctx context.Context, virtual *corev1.Pod) 
 		if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
 			// Host admission (quota, pod security, limits) said no: tell the tenant.
 			r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "the host refused the pod: %v", err)
-			return reconcile.Result{RequeueAfter: 30 * time.Second}, nil
+			return reconcile.Result{RequeueAfter: 5 * time.Second}, nil
 		}
 		return reconcile.Result{}, err
 	}

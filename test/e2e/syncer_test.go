@@ -20,6 +20,7 @@ import (
 func virtualCluster(t *testing.T, host *testenv.Host, name, ns string, extra ...string) *testenv.ControlPlane {
 	t.Helper()
 	testenv.Run(t, time.Minute, nil, testenv.Kubectl(t), "--kubeconfig", host.Kubeconfig, "create", "namespace", ns)
+	waitServiceAccount(t, host.Kubeconfig, ns)
 	args := append([]string{"--name", name, "--host-kubeconfig", host.Kubeconfig, "--host-namespace", ns}, extra...)
 	return testenv.StartControlPlane(t, "", args...)
 }
@@ -178,5 +179,15 @@ func TestSyncerWorkloads(t *testing.T) {
 			return false, err.Error()
 		}
 		return len(nodes.Items) == 0, fmt.Sprintf("%d virtual nodes left with no pods", len(nodes.Items))
+	})
+}
+
+// waitServiceAccount waits for the default ServiceAccount of a new namespace: pods are
+// refused until the service account controller has made it, on any cluster.
+func waitServiceAccount(t *testing.T, kubeconfig, ns string) {
+	t.Helper()
+	testenv.Eventually(t, time.Minute, 100*time.Millisecond, func() (bool, string) {
+		res := testenv.Run(t, time.Minute, nil, testenv.Kubectl(t), "--kubeconfig", kubeconfig, "-n", ns, "get", "serviceaccount", "default")
+		return res.ExitCode == 0, "no default service account in " + ns
 	})
 }
