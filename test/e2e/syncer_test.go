@@ -148,6 +148,21 @@ func TestSyncerWorkloads(t *testing.T) {
 		t.Errorf("kubectl exec on the virtual pod returned %q", out)
 	}
 
+	// The host scheduler's event about the host pod reaches the virtual pod, in the
+	// tenant's names.
+	testenv.Eventually(t, 30*time.Second, 500*time.Millisecond, func() (bool, string) {
+		evs, err := vClient.CoreV1().Events("shop").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + pod})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, e := range evs.Items {
+			if e.Reason == "Scheduled" && strings.Contains(e.Message, "shop/"+pod) && !strings.Contains(e.Message, "vc-a") {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d events for %s, none a Scheduled event in virtual names", len(evs.Items), pod)
+	})
+
 	// The claim is bound on the host, and the virtual claim says so.
 	testenv.Eventually(t, time.Minute, 500*time.Millisecond, func() (bool, string) {
 		vpvc, err := vClient.CoreV1().PersistentVolumeClaims("shop").Get(ctx, "web-data", metav1.GetOptions{})
