@@ -196,6 +196,25 @@ func TestSyncerOrphansAndDrift(t *testing.T) {
 		return p.Status.Phase == corev1.PodRunning, "host pod " + string(p.Status.Phase)
 	})
 
+	// What the host adds to a synced pod (a host controller's label, a toleration that
+	// host admission injects) survives the syncer carrying a virtual change down.
+	host.Kubectl(t, "-n", "vc-o", "label", "pod", hostName, "queue.example.com/admitted=true")
+	host.Kubectl(t, "-n", "vc-o", "patch", "pod", hostName, "--type=json",
+		`-p=[{"op":"add","path":"/spec/tolerations/-","value":{"key":"example.com/pool","operator":"Exists","effect":"NoSchedule"}}]`)
+	vc.Kubectl(t, "label", "pod", keep.Items[0].Name, "tier=frontend")
+	testenv.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
+		p, err := hostClient.CoreV1().Pods("vc-o").Get(ctx, hostName, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		tolerated := false
+		for _, tol := range p.Spec.Tolerations {
+			tolerated = tolerated || tol.Key == "example.com/pool"
+		}
+		return p.Labels["tier"] == "frontend" && p.Labels["queue.example.com/admitted"] == "true" && tolerated,
+			fmt.Sprintf("host pod labels %v, host toleration kept: %v", p.Labels, tolerated)
+	})
+
 	// Orphans: stop the control plane, delete the Deployment with the syncer off (the
 	// same data directory, no host flags), start it again with the syncer.
 	vc.Stop(30 * time.Second)
