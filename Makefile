@@ -40,9 +40,11 @@ test-e2e: build kubectl ## run the end-to-end tests against the built binary
 bench: build ## run the benchmarks recorded in docs/benchmarks.md
 	KUBICLE_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 5x -timeout 60m ./bench/...
 
-verify: ## gofmt, go vet, generated files up to date
+verify: ## gofmt, go vet, generated files (schema, CRD, docs/config.md) up to date
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run ./hack/gen-config
+	@git diff --exit-code -- docs/schema docs/config.md charts/kubicle/crds || { echo "generated files were stale: commit the regenerated ones"; exit 1; }
 
 lint: verify ## alias of verify
 
