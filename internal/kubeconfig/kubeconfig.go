@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
+	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -104,21 +104,47 @@ func Remove(path, name string) error {
 	})
 }
 
-// edit loads the file at path (or starts empty), applies fn and writes it back, holding
-// an exclusive lock beside the file so that concurrent kubicle commands do not lose
-// each other's entries.
+// UseContext makes context name current in the kubeconfig at path when it is defined
+// there, and reports whether it was.
+func UseContext(path, name string) (bool, error) {
+	found := false
+	err := edit(path, func(cfg *clientcmdapi.Config) error {
+		if _, ok := cfg.Contexts[name]; ok {
+			cfg.CurrentContext, found = name, true
+		}
+		return nil
+	})
+	return found, err
+}
+
+// lockWait bounds how long an edit waits for another writer's lock file.
+const lockWait = 10 * time.Second
+
+// edit loads the file at path (or starts empty), applies fn and writes it back. It
+// holds the lock kubectl and client-go use for the same file (PATH.lock, created
+// exclusively and removed afterwards), so concurrent kubicle and kubectl commands do
+// not lose each other's entries.
 func edit(path string, fn func(*clientcmdapi.Config) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("updating kubeconfig %s: %w", path, err)
 	}
-	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return fmt.Errorf("locking kubeconfig %s: %w", path, err)
+	lockPath := path + ".lock"
+	deadline := time.Now().Add(lockWait)
+	for {
+		f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err == nil {
+			_ = f.Close()
+			break
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("locking kubeconfig %s: %w", path, err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("kubeconfig %s is locked by another writer (%s exists for over %s); remove it if no kubectl or kubicle is running", path, lockPath, lockWait)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("locking kubeconfig %s: %w", path, err)
-	}
+	defer os.Remove(lockPath)
 	cfg := clientcmdapi.NewConfig()
 	if data, err := os.ReadFile(path); err == nil {
 		if cfg, err = clientcmd.Load(data); err != nil {

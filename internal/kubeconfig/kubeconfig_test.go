@@ -1,8 +1,10 @@
 package kubeconfig
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -66,4 +68,42 @@ func load(t *testing.T, path string) *clientcmdapi.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+func TestEditLeavesNoLockAndWaitsForKubectlsLock(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "config")
+	if err := Merge(path, New("a", Credentials{Server: "https://a"}), "a", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + ".lock"); !os.IsNotExist(err) {
+		t.Fatalf("lock file left behind (kubectl would refuse to write): %v", err)
+	}
+	if err := Merge(path, New("b", Credentials{Server: "https://b"}), "b", false); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := UseContext(path, "b"); !ok || err != nil {
+		t.Fatalf("UseContext(b) = %v, %v", ok, err)
+	}
+	if ok, _ := UseContext(path, "missing"); ok {
+		t.Fatal("UseContext of a missing context reported success")
+	}
+	if cfg := load(t, path); cfg.CurrentContext != "b" {
+		t.Fatalf("current context %q", cfg.CurrentContext)
+	}
+	// A lock held by another writer (kubectl) makes the edit wait, then go ahead.
+	if err := os.WriteFile(path+".lock", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		os.Remove(path + ".lock")
+	}()
+	start := time.Now()
+	if err := Remove(path, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) < 150*time.Millisecond {
+		t.Fatal("edit did not wait for the other writer's lock")
+	}
 }

@@ -100,28 +100,14 @@ func Create(ctx context.Context, h *Host, o CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	driverNote := ""
-	if autoDriver && existing != nil && existing.VC.Spec.ControlPlane.Driver != vc.Spec.ControlPlane.Driver {
-		// An upgrade that names no driver keeps the one the cluster has.
-		o.Driver = string(existing.VC.Spec.ControlPlane.Driver)
-		if vc, _, err = buildVirtualCluster(ctx, h, o); err != nil {
-			return err
-		}
-	} else if autoDriver && existing == nil && vc.Spec.ControlPlane.Driver == v1alpha1.DriverProcess {
-		driverNote = " (chosen because the host is kubicle's embedded host, whose simulated nodes run no containers; --driver chooses)"
+	vc, driverNote, err := keepDriver(ctx, h, o, vc, autoDriver, existing)
+	if err != nil {
+		return err
+	}
+	if paths, err = checkExisting(h, o, r, vc, existing, paths, p); err != nil {
+		return err
 	}
 	driver := vc.Spec.ControlPlane.Driver
-	switch {
-	case existing != nil && !o.Upgrade:
-		return fmt.Errorf("virtual cluster %q already exists in host namespace %q (context %q); use --upgrade to apply a changed config, or `kubicle delete %s -n %s` first",
-			r.Name, r.Namespace, h.Context, r.Name, r.Namespace)
-	case existing != nil && existing.VC.Spec.ControlPlane.Driver != driver:
-		return fmt.Errorf("spec.controlPlane.driver: virtual cluster %s runs with driver %q; changing it to %q needs `kubicle delete` and a new `kubicle create`",
-			r, existing.VC.Spec.ControlPlane.Driver, driver)
-	case existing == nil && driver == v1alpha1.DriverProcess && paths.Exists():
-		return fmt.Errorf("the host has no virtual cluster %s, but local state for it exists in %s (left from a host that was reset?); run `kubicle delete %s -n %s` to remove it first",
-			r, paths.Dir(), r.Name, r.Namespace)
-	}
 	fresh := existing == nil
 	verb := "Creating"
 	if !fresh {
@@ -161,6 +147,54 @@ func Create(ctx context.Context, h *Host, o CreateOptions) error {
 	return nil
 }
 
+// keepDriver makes an upgrade that names no driver keep the driver the
+// virtual cluster has, and explains a driver chosen for a new one.
+func keepDriver(ctx context.Context, h *Host, o CreateOptions, vc *v1alpha1.VirtualCluster, auto bool, existing *record) (*v1alpha1.VirtualCluster, string, error) {
+	if !auto {
+		return vc, "", nil
+	}
+	if existing == nil {
+		if vc.Spec.ControlPlane.Driver == v1alpha1.DriverProcess {
+			return vc, " (chosen because the host is kubicle's embedded host, whose simulated nodes run no containers; --driver chooses)", nil
+		}
+		return vc, "", nil
+	}
+	if existing.VC.Spec.ControlPlane.Driver == vc.Spec.ControlPlane.Driver {
+		return vc, "", nil
+	}
+	o.Driver = string(existing.VC.Spec.ControlPlane.Driver)
+	vc, _, err := buildVirtualCluster(ctx, h, o)
+	return vc, "", err
+}
+
+// checkExisting refuses what Create must not do given what exists: create a
+// cluster twice, change its driver, upgrade a process that runs elsewhere,
+// or start over local state the host no longer knows. It returns where the
+// local state is (an existing cluster's may be under another context name).
+func checkExisting(h *Host, o CreateOptions, r deploy.Ref, vc *v1alpha1.VirtualCluster, existing *record, paths Paths, p *progress) (Paths, error) {
+	driver := vc.Spec.ControlPlane.Driver
+	switch {
+	case existing != nil && !o.Upgrade:
+		return paths, fmt.Errorf("virtual cluster %q already exists in host namespace %q (context %q); use --upgrade to apply a changed config, or `kubicle delete %s -n %s` first",
+			r.Name, r.Namespace, h.Context, r.Name, r.Namespace)
+	case existing != nil && existing.VC.Spec.ControlPlane.Driver != driver:
+		return paths, fmt.Errorf("spec.controlPlane.driver: virtual cluster %s runs with driver %q; changing it to %q needs `kubicle delete` and a new `kubicle create`",
+			r, existing.VC.Spec.ControlPlane.Driver, driver)
+	case existing == nil && driver == v1alpha1.DriverProcess && paths.Exists():
+		return paths, fmt.Errorf("the host has no virtual cluster %s, but local state for it exists in %s (left from a host that was reset?); run `kubicle delete %s -n %s` to remove it first",
+			r, paths.Dir(), r.Name, r.Namespace)
+	case existing == nil || driver != v1alpha1.DriverProcess:
+		return paths, nil
+	case existing.Machine != "" && existing.Machine != machineName():
+		return paths, fmt.Errorf("virtual cluster %s runs as a process on machine %q, with its store there; upgrade it from that machine", r, existing.Machine)
+	}
+	paths = localPaths(h, existing)
+	if !paths.Exists() {
+		p.warn("No local state for %s in %s: its control plane starts again with an empty store", r, paths.Dir())
+	}
+	return paths, nil
+}
+
 // creation is one run of Create after its checks.
 type creation struct {
 	h     *Host
@@ -173,6 +207,8 @@ type creation struct {
 	ns    nsPlan
 }
 
+// run applies objs (the namespace first, as planned), records the virtual
+// cluster and starts its control plane.
 func (c *creation) run(ctx context.Context, objs []deploy.Object) error {
 	h, p, vc, r := c.h, c.p, c.vc, c.r
 	switch {
@@ -231,67 +267,10 @@ func (c *creation) writeRecord(ctx context.Context) error {
 // and publishes its kubeconfig.
 func (c *creation) runProcess(ctx context.Context) error {
 	p, paths, r := c.p, c.paths, c.r
-	for _, d := range []string{paths.Dir(), paths.Data()} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return fmt.Errorf("state directory: %w", err)
-		}
-	}
-	cfg, err := deploy.ConfigFile(c.vc)
+	exited, offset, err := c.ensureProcess(ctx)
 	if err != nil {
 		return err
 	}
-	args := []string{
-		"control-plane",
-		"--data-dir=" + paths.Data(),
-		"--config=" + paths.Config(),
-		"--name=" + r.Name,
-		"--host-kubeconfig=" + paths.HostKubeconfig(),
-		"--host-namespace=" + r.Namespace,
-	}
-	hash := configHash(cfg, args, c.dsn)
-	if c.dsn != "" {
-		args = append(args, "--datastore-endpoint="+c.dsn)
-	}
-
-	info, _ := readInfo(paths)
-	if info == nil {
-		info = &localInfo{Name: r.Name, Namespace: r.Namespace, Created: time.Now().UTC().Truncate(time.Second)}
-	}
-	info.HostContext, info.HostServer = c.h.Context, c.h.Server
-	pid := runningPID(paths)
-	var exited <-chan error
-	var offset int64
-	if pid != 0 && info.ConfigHash == hash && time.Until(info.TokenExpires) > tokenRenewBefore {
-		p.done("Control plane unchanged and running (pid %d)", pid)
-	} else {
-		if pid != 0 {
-			if err := stopProcess(paths, p); err != nil {
-				return err
-			}
-		}
-		if err := writeFileAtomic(paths.Config(), cfg, 0o600); err != nil {
-			return err
-		}
-		expires, err := c.writeHostKubeconfig(ctx)
-		if err != nil {
-			return err
-		}
-		info.ConfigHash, info.TokenExpires = hash, expires
-		if err := writeInfo(paths, info); err != nil {
-			return err
-		}
-		exe := c.o.Executable
-		if exe == "" {
-			if exe, err = os.Executable(); err != nil {
-				return fmt.Errorf("finding the kubicle binary: %w", err)
-			}
-		}
-		if pid, exited, offset, err = startProcess(paths, exe, args); err != nil {
-			return err
-		}
-		p.step("Started the control plane (pid %d); log: %s", pid, paths.Log())
-	}
-
 	start := time.Now()
 	if err := c.waitProcess(ctx, exited, offset); err != nil {
 		return err
@@ -325,6 +304,72 @@ func (c *creation) runProcess(ctx context.Context) error {
 		p.line("Virtual cluster %q is ready. Try:\n  kubectl --context %s get namespaces", r.Name, ctxName)
 	}
 	return nil
+}
+
+// ensureProcess starts the control plane process, or restarts it when what
+// it would start with changed (or its host token is due for renewal). It
+// returns the channel that reports the exit of a process it started (nil
+// when the running one is kept) and where its output starts in the log.
+func (c *creation) ensureProcess(ctx context.Context) (exited <-chan error, logOffset int64, err error) {
+	p, paths, r := c.p, c.paths, c.r
+	for _, d := range []string{paths.Dir(), paths.Data()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, 0, fmt.Errorf("state directory: %w", err)
+		}
+	}
+	cfg, err := deploy.ConfigFile(c.vc)
+	if err != nil {
+		return nil, 0, err
+	}
+	args := []string{
+		"control-plane",
+		"--data-dir=" + paths.Data(),
+		"--config=" + paths.Config(),
+		"--name=" + r.Name,
+		"--host-kubeconfig=" + paths.HostKubeconfig(),
+		"--host-namespace=" + r.Namespace,
+	}
+	hash := configHash(cfg, args, c.dsn)
+	if c.dsn != "" {
+		args = append(args, "--datastore-endpoint="+c.dsn)
+	}
+	info, _ := readInfo(paths)
+	if info == nil {
+		info = &localInfo{Name: r.Name, Namespace: r.Namespace, Created: time.Now().UTC().Truncate(time.Second)}
+	}
+	info.HostContext, info.HostServer = c.h.Context, c.h.Server
+	pid := runningPID(paths)
+	if pid != 0 && info.ConfigHash == hash && time.Until(info.TokenExpires) > tokenRenewBefore {
+		p.done("Control plane unchanged and running (pid %d)", pid)
+		return nil, 0, nil
+	}
+	if pid != 0 {
+		if err := stopProcess(paths, p); err != nil {
+			return nil, 0, err
+		}
+	}
+	if err := writeFileAtomic(paths.Config(), cfg, 0o600); err != nil {
+		return nil, 0, err
+	}
+	expires, err := c.writeHostKubeconfig(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	info.ConfigHash, info.TokenExpires = hash, expires
+	if err := writeInfo(paths, info); err != nil {
+		return nil, 0, err
+	}
+	exe := c.o.Executable
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return nil, 0, fmt.Errorf("finding the kubicle binary: %w", err)
+		}
+	}
+	if pid, exited, logOffset, err = startProcess(paths, exe, args); err != nil {
+		return nil, 0, err
+	}
+	p.step("Started the control plane (pid %d); log: %s", pid, paths.Log())
+	return exited, logOffset, nil
 }
 
 // configHash covers everything a control plane process starts with. The
@@ -387,7 +432,13 @@ func (c *creation) waitProcess(ctx context.Context, exited <-chan error, offset 
 			return fmt.Errorf("the virtual API server was not ready after %s (%v); last lines of %s:\n%s",
 				c.o.Timeout, err, paths.Log(), tailFile(paths.Log(), offset, 20, secrets...))
 		}
-		w.still(err.Error())
+		if w.due() {
+			reason := err.Error()
+			if line := lastLine(paths.Log(), offset, secrets...); line != "" {
+				reason += "; last log line: " + line
+			}
+			w.still(reason)
+		}
 	}
 }
 

@@ -6,9 +6,6 @@ import (
 	"io"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"kubicle.dev/kubicle/internal/kubeconfig"
 )
 
@@ -77,16 +74,18 @@ func Delete(ctx context.Context, h *Host, o DeleteOptions) error {
 	if err := deleteOwned(ctx, h.Dynamic, r, ownNamespace && !o.KeepNamespace, o.Timeout, p); err != nil {
 		return err
 	}
-	if !ownNamespace || o.KeepNamespace {
+	switch {
+	case !ownNamespace:
 		if err := releaseNamespace(ctx, h, r.Namespace); err != nil {
 			return err
 		}
-		if _, err := h.Client.CoreV1().Namespaces().Get(ctx, r.Namespace, metav1.GetOptions{}); err == nil {
-			p.done("Kept host namespace %s without kubicle's labels", r.Namespace)
-		} else if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("reading host namespace %s: %w", r.Namespace, err)
+		p.done("Left host namespace %s, which kubicle did not create, as it was before", r.Namespace)
+	case o.KeepNamespace:
+		if err := releaseNamespace(ctx, h, r.Namespace); err != nil {
+			return err
 		}
-	} else {
+		p.done("Kept host namespace %s (--keep-namespace), without kubicle's labels", r.Namespace)
+	default:
 		p.done("Deleted host namespace %s", r.Namespace)
 	}
 
@@ -94,6 +93,14 @@ func Delete(ctx context.Context, h *Host, o DeleteOptions) error {
 	wasCurrent := currentContext(h.UserKubeconfig) == ctxName
 	if err := kubeconfig.Remove(h.UserKubeconfig, ctxName); err != nil {
 		return err
+	}
+	if paths.Exists() {
+		if err := paths.remove(); err != nil {
+			return err
+		}
+		p.done("Removed context %q and local state %s", ctxName, paths.Dir())
+	} else {
+		p.done("Removed context %q", ctxName)
 	}
 	if wasCurrent {
 		// Back to the host, rather than to no cluster at all.
@@ -104,14 +111,6 @@ func Delete(ctx context.Context, h *Host, o DeleteOptions) error {
 		if switched {
 			p.done("Switched the current context back to the host's, %q", h.Context)
 		}
-	}
-	if paths.Exists() {
-		if err := paths.remove(); err != nil {
-			return err
-		}
-		p.done("Removed context %q and local state %s", ctxName, paths.Dir())
-	} else {
-		p.done("Removed context %q", ctxName)
 	}
 	p.line("Virtual cluster %q deleted", r.Name)
 	return nil

@@ -119,9 +119,9 @@ func TestResolveHost(t *testing.T) {
 	main := filepath.Join(dir, "config")
 	vcCtx := ContextName("a", "vc-a", "kubicle-host")
 	servers := map[string]string{
-		"kubicle-host": "https://127.0.0.1:6443",
-		"other":        "https://10.0.0.1:6443",
-		vcCtx:          "https://127.0.0.1:40000",
+		"kubicle-host":                   "https://127.0.0.1:6443",
+		"other":                          "https://10.0.0.1:6443",
+		vcCtx:                            "https://127.0.0.1:40000",
 		ContextName("z", "vc-z", "gone"): "https://127.0.0.1:40001",
 	}
 	writeKubeconfig(t, main, servers, "kubicle-host")

@@ -2,8 +2,6 @@ package lifecycle
 
 import (
 	"fmt"
-	"os"
-	"syscall"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -51,27 +49,8 @@ func newClient(cfg *rest.Config) (kubernetes.Interface, error) {
 }
 
 // useContext makes context name current in the kubeconfig at path when it is
-// defined there, holding the lock package kubeconfig holds for its edits.
-// It reports whether it did.
-func useContext(path, name string) (bool, error) {
-	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return false, fmt.Errorf("locking kubeconfig %s: %w", path, err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return false, fmt.Errorf("locking kubeconfig %s: %w", path, err)
-	}
-	cfg, err := clientcmd.LoadFromFile(path)
-	if err != nil {
-		return false, fmt.Errorf("reading kubeconfig %s: %w", path, err)
-	}
-	if _, ok := cfg.Contexts[name]; !ok {
-		return false, nil
-	}
-	cfg.CurrentContext = name
-	return true, kubeconfig.WriteFile(path, cfg)
-}
+// defined there. It reports whether it did.
+func useContext(path, name string) (bool, error) { return kubeconfig.UseContext(path, name) }
 
 // currentContext returns the current context of the kubeconfig at path, or
 // "" when it has none or cannot be read.

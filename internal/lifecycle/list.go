@@ -156,6 +156,9 @@ const (
 // PrintList writes infos to w as a table, JSON or YAML (a list of Info).
 // An empty table is only a note on errOut, as with kubectl.
 func PrintList(w, errOut io.Writer, infos []Info, format string, now time.Time) error {
+	if infos == nil {
+		infos = []Info{}
+	}
 	switch format {
 	case "", OutputTable:
 		if len(infos) == 0 {

@@ -153,3 +153,16 @@ func tailFile(path string, offset int64, n int, secrets ...string) string {
 	}
 	return "  " + strings.Join(lines, "\n  ")
 }
+
+// maxLogLine bounds a log line quoted in a progress message.
+const maxLogLine = 200
+
+// lastLine returns the last line written to path after offset, shortened,
+// with every secret in secrets replaced.
+func lastLine(path string, offset int64, secrets ...string) string {
+	line := strings.TrimSpace(tailFile(path, offset, 1, secrets...))
+	if len(line) > maxLogLine {
+		line = line[:maxLogLine] + "…"
+	}
+	return line
+}

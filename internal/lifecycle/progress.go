@@ -56,9 +56,12 @@ func (p *progress) waiter(what string) *waiter {
 	return &waiter{p: p, what: what, start: now, last: now, interval: waitReportInterval}
 }
 
+// due reports whether the next call of still will report.
+func (w *waiter) due() bool { return time.Since(w.last) >= w.interval }
+
 // still reports reason when the last report is older than the interval.
 func (w *waiter) still(reason string) {
-	if time.Since(w.last) < w.interval {
+	if !w.due() {
 		return
 	}
 	w.last = time.Now()

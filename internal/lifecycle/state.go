@@ -172,7 +172,14 @@ func (p Paths) lock(progress *progress) (func(), error) {
 			return nil, fmt.Errorf("locking %s: %w", p.dir, err)
 		}
 	}
-	return func() { _ = f.Close() }, nil
+	return func() {
+		_ = f.Close()
+		if !p.Exists() {
+			// Nothing to guard any more (a failed create, a pod-driven
+			// cluster, a delete): leave no lock file or empty directories.
+			_ = p.remove()
+		}
+	}, nil
 }
 
 // remove deletes the local state and its lock file, and the host context
@@ -185,5 +192,6 @@ func (p Paths) remove() error {
 	ns := filepath.Dir(p.dir)
 	_ = os.Remove(ns) // only when empty
 	_ = os.Remove(filepath.Dir(ns))
+	_ = os.Remove(filepath.Dir(filepath.Dir(ns)))
 	return nil
 }
