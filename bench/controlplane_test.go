@@ -111,4 +111,3 @@ func percentile(v []float64, p float64) float64 {
 	i := int(float64(len(s)-1) * p)
 	return s[i]
 }
-

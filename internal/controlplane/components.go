@@ -4,15 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/k3s-io/kine/pkg/drivers/generic"
-	"github.com/k3s-io/kine/pkg/endpoint"
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/rest"
@@ -40,93 +34,10 @@ var virtualDisabledControllers = []string{
 	"ttl-controller",                            // annotates nodes the syncer owns
 }
 
-type store struct {
-	endpoints []string
-	wg        *sync.WaitGroup
-}
-
-func (s *store) wait() {
-	if s.wg != nil {
-		s.wg.Wait()
-	}
-}
-
-// startStore starts kine in-process on a unix socket and returns its etcd endpoint.
-func startStore(ctx context.Context, o *CompletedOptions) (*store, error) {
-	dsn := o.StoreEndpoint
-	what := "database " + redactDSN(dsn)
-	if dsn == "" {
-		db := o.path("db", "state.db")
-		if err := prepareDataDir(filepath.Dir(db)); err != nil {
-			return nil, err
-		}
-		if err := checkSQLite(db); err != nil {
-			return nil, fmt.Errorf("starting store (SQLite database %s): %w", db, err)
-		}
-		// The parameters kine uses for its own default SQLite database.
-		dsn = "sqlite://" + db + "?_journal=WAL&cache=shared&_busy_timeout=30000&_txlock=immediate"
-		what = "SQLite database " + db
-	}
-	wg := &sync.WaitGroup{}
-	cfg := endpoint.Config{
-		WaitGroup: wg,
-		Listener:  "unix://" + socketPath(o.path("kine.sock")),
-		Endpoint:  dsn,
-		// kine's own CLI defaults; a zero Config is refused (NOTES.md).
-		NotifyInterval:      5 * time.Second,
-		EmulatedETCDVersion: "3.6.11",
-		CompactInterval:     5 * time.Minute,
-		CompactTimeout:      5 * time.Second,
-		CompactMinRetain:    1000,
-		CompactBatchSize:    1000,
-		PollBatchSize:       500,
-		PollInterval:        time.Second,
-		ConnectionPoolConfig: generic.ConnectionPoolConfig{
-			MaxIdle:     20,
-			MaxIdleTime: 2 * time.Minute,
-		},
-	}
-	etcd, err := endpoint.Listen(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("starting store (%s): %w", what, err)
-	}
-	return &store{endpoints: etcd.Endpoints, wg: wg}, nil
-}
-
-// socketPath keeps a unix socket path under the kernel's 108-byte limit: deep data
-// directories (test temp dirs) get a short name in the temp directory instead.
-func socketPath(want string) string {
-	if len(want) < 100 {
-		return want
-	}
-	return filepath.Join("/tmp", fmt.Sprintf("kubicle-%x.sock", hash32(want)))
-}
-
-func hash32(s string) uint32 {
-	var h uint32 = 2166136261
-	for i := 0; i < len(s); i++ {
-		h ^= uint32(s[i])
-		h *= 16777619
-	}
-	return h
-}
-
-// redactDSN hides a database password in messages, as kine does.
-func redactDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return strings.SplitN(dsn, "?", 2)[0]
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	u.RawQuery = ""
-	return u.String()
-}
-
-func apiServerArgs(o *CompletedOptions, b *pki.Bundle, etcd []string) []string {
+// apiServerArgs returns kube-apiserver's flags: storeFlags (from startStore) first,
+// the user's extra flags last.
+func apiServerArgs(o *CompletedOptions, b *pki.Bundle, storeFlags []string) []string {
 	args := []string{
-		"--etcd-servers=" + strings.Join(etcd, ","),
 		"--bind-address=" + o.Host,
 		"--secure-port=" + strconv.Itoa(o.Port),
 		"--tls-cert-file=" + b.Serving.CertFile,
@@ -156,6 +67,7 @@ func apiServerArgs(o *CompletedOptions, b *pki.Bundle, etcd []string) []string {
 		"--kubelet-preferred-address-types=InternalIP,Hostname",
 		"--profiling=false",
 	}
+	args = append(append([]string{}, storeFlags...), args...)
 	if ip := net.ParseIP(o.Host); ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() {
 		args = append(args, "--advertise-address="+o.Host)
 	}

@@ -50,9 +50,29 @@ type Options struct {
 	Profile Profile
 	// ServiceCIDR is the range Service ClusterIPs come from.
 	ServiceCIDR string
-	// StoreEndpoint is a kine datastore endpoint (postgres://…, mysql://…); empty means
-	// SQLite in DataDir/db/state.db.
+	// Store names the backing store: StoreSQLite, StoreEmbeddedEtcd, StoreExternalEtcd
+	// or StoreDatabase. Empty infers it: an external etcd when EtcdServers are given, a
+	// database when StoreEndpoint is, else SQLite in DataDir/db/state.db.
+	Store StoreType
+	// StoreEndpoint is the kine datastore endpoint of a database store (postgres://…,
+	// mysql://…). It carries credentials: it comes from a flag, never from the config.
 	StoreEndpoint string
+	// DatabaseDriver is the database dialect the config names ("postgres" or "mysql");
+	// when set, StoreEndpoint's scheme must match it.
+	DatabaseDriver string
+	// EtcdServers are the client URLs of an external etcd cluster.
+	EtcdServers []string
+	// EtcdCAFile is the CA bundle that verifies an external etcd's serving
+	// certificate; empty means the system's.
+	EtcdCAFile string
+	// EtcdCertFile and EtcdKeyFile are the client certificate and key for an external
+	// etcd; both or neither.
+	EtcdCertFile string
+	// EtcdKeyFile is the key of EtcdCertFile.
+	EtcdKeyFile string
+	// EtcdPrefix is the key prefix in an external etcd, so that several control planes
+	// can share one cluster; empty means the API server's default, /registry.
+	EtcdPrefix string
 	// ContextName names the cluster, user and context in DataDir/kubeconfig.
 	ContextName string
 	// APIServerArgs are extra kube-apiserver flags (--name=value), applied last.
@@ -73,6 +93,14 @@ type Options struct {
 	// MetricsListen is a plain-HTTP address serving /metrics (syncer and embedded
 	// components); empty turns it off.
 	MetricsListen string
+	// DNSListen is where the virtual cluster's DNS server listens, UDP and TCP, when
+	// the syncer runs. Empty means the API server's listen host; port 0 picks a free
+	// port once and keeps it in DataDir/dns-address. With driver pod it is a fixed
+	// port that the control plane's host Service maps port 53 to.
+	DNSListen string
+	// DNSUpstreams are the resolvers (IP or IP:port) that answer names outside the
+	// cluster domain; empty means the nameservers of /etc/resolv.conf.
+	DNSUpstreams []string
 }
 
 // NewOptions returns the defaults of `kubicle control-plane`.
@@ -96,19 +124,27 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Scheduler, "scheduler", o.Scheduler, "Run kube-scheduler in the control plane")
 	fs.StringVar((*string)(&o.Profile), "profile", string(o.Profile), "Controller set: virtual (tenant cluster) or host (owns nodes)")
 	fs.StringVar(&o.ServiceCIDR, "service-cidr", o.ServiceCIDR, "Range of Service ClusterIPs")
-	fs.StringVar(&o.StoreEndpoint, "datastore-endpoint", o.StoreEndpoint, "kine datastore (postgres://…, mysql://…); empty: SQLite in the data directory")
+	fs.StringVar((*string)(&o.Store), "store", string(o.Store), "Backing store: sqlite, embedded-etcd, external-etcd or database; default: external-etcd with --etcd-servers, database with --datastore-endpoint, else sqlite")
+	fs.StringVar(&o.StoreEndpoint, "datastore-endpoint", o.StoreEndpoint, "Database of the database store, through kine (postgres://…, mysql://…)")
+	fs.StringSliceVar(&o.EtcdServers, "etcd-servers", o.EtcdServers, "Client URLs of the external etcd store (https://host:2379), comma-separated")
+	fs.StringVar(&o.EtcdCAFile, "etcd-cafile", o.EtcdCAFile, "CA bundle that verifies the external etcd; default: the system's")
+	fs.StringVar(&o.EtcdCertFile, "etcd-certfile", o.EtcdCertFile, "Client certificate for the external etcd")
+	fs.StringVar(&o.EtcdKeyFile, "etcd-keyfile", o.EtcdKeyFile, "Client key for the external etcd")
+	fs.StringVar(&o.EtcdPrefix, "etcd-prefix", o.EtcdPrefix, "Key prefix in the external etcd; default: /registry")
 	fs.StringVar(&o.ContextName, "context-name", o.ContextName, "Name of the context in DATA_DIR/kubeconfig")
 	fs.StringSliceVar(&o.APIServerArgs, "kube-apiserver-arg", o.APIServerArgs, "Extra kube-apiserver flag (name=value), repeatable")
 	fs.StringVar(&o.Name, "name", o.Name, "Name of the virtual cluster (names its host objects)")
 	fs.StringVar(&o.HostKubeconfig, "host-kubeconfig", o.HostKubeconfig, "Kubeconfig of the host cluster; with --host-namespace it starts the syncer")
 	fs.StringVar(&o.HostNamespace, "host-namespace", o.HostNamespace, "Host namespace for the virtual cluster's synced objects")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", o.MetricsListen, "Address for plain-HTTP /metrics (e.g. 127.0.0.1:9090); empty: off")
+	fs.StringVar(&o.DNSListen, "dns-listen", o.DNSListen, "Address (UDP and TCP) of the virtual cluster's DNS server; default: the --listen host, port 0 picks a free port once and keeps it")
+	fs.StringSliceVar(&o.DNSUpstreams, "dns-upstream", o.DNSUpstreams, "Resolver (IP or IP:port) for names outside the cluster domain, repeatable; default: the nameservers of /etc/resolv.conf")
 	fs.StringSliceVar(&o.ControllerManagerArgs, "kube-controller-manager-arg", o.ControllerManagerArgs, "Extra kube-controller-manager flag (name=value), repeatable")
 }
 
 // ApplyConfig fills what the VirtualCluster vc says into options the user did not set
 // on the command line (changed reports whether a flag was set): the name and host
-// namespace, the scheduler, extra certificate names.
+// namespace, the scheduler, extra certificate names, the backing store.
 func (o *Options) ApplyConfig(vc *v1alpha1.VirtualCluster, changed func(flag string) bool) {
 	o.VirtualCluster = vc
 	if !changed("name") {
@@ -122,6 +158,43 @@ func (o *Options) ApplyConfig(vc *v1alpha1.VirtualCluster, changed func(flag str
 	}
 	if !changed("tls-san") {
 		o.ExtraSANs = append(o.ExtraSANs, vc.Spec.ControlPlane.Expose.ExtraSANs...)
+	}
+	o.applyBackingStore(&vc.Spec.ControlPlane.BackingStore, changed)
+}
+
+// configStores maps the config's backing store types to stores.
+var configStores = map[v1alpha1.BackingStoreType]StoreType{
+	v1alpha1.BackingStoreSQLite:       StoreSQLite,
+	v1alpha1.BackingStoreEmbeddedEtcd: StoreEmbeddedEtcd,
+	v1alpha1.BackingStoreExternalEtcd: StoreExternalEtcd,
+	v1alpha1.BackingStoreDatabase:     StoreDatabase,
+}
+
+// applyBackingStore maps spec.controlPlane.backingStore onto the store options. Any of
+// --store, --datastore-endpoint and --etcd-servers given explicitly chooses the store
+// instead of the config. The DSN and the external etcd's TLS files are not in the
+// config (they live in Secrets): whoever starts the control plane passes them as
+// flags.
+func (o *Options) applyBackingStore(bs *v1alpha1.BackingStore, changed func(flag string) bool) {
+	if !changed("store") && !changed("datastore-endpoint") && !changed("etcd-servers") {
+		if st, ok := configStores[bs.Type]; ok {
+			o.Store = st
+		}
+	}
+	switch o.storeType() {
+	case StoreExternalEtcd:
+		if e := bs.ExternalEtcd; e != nil {
+			if !changed("etcd-servers") {
+				o.EtcdServers = e.Endpoints
+			}
+			if !changed("etcd-prefix") {
+				o.EtcdPrefix = e.Prefix
+			}
+		}
+	case StoreDatabase:
+		if bs.Database != nil {
+			o.DatabaseDriver = string(bs.Database.Driver)
+		}
 	}
 }
 
@@ -140,15 +213,14 @@ func (o *Options) Validate() error {
 	if _, err := netip.ParsePrefix(o.ServiceCIDR); err != nil {
 		errs = append(errs, fmt.Errorf("--service-cidr %q: not a CIDR", o.ServiceCIDR))
 	}
-	if o.StoreEndpoint != "" && !strings.Contains(o.StoreEndpoint, "://") {
-		errs = append(errs, errors.New("--datastore-endpoint: expected scheme://…, e.g. postgres://user:pass@host/db"))
-	}
+	errs = append(errs, o.validateStore()...)
 	if (o.HostKubeconfig == "") != (o.HostNamespace == "") {
 		errs = append(errs, errors.New("--host-kubeconfig and --host-namespace go together: give both to sync to a host, or neither"))
 	}
 	if o.HostKubeconfig != "" && o.Name == "" {
 		errs = append(errs, errors.New("--name is required with --host-kubeconfig: it names the host objects"))
 	}
+	errs = append(errs, o.validateDNS()...)
 	for _, a := range append(append([]string{}, o.APIServerArgs...), o.ControllerManagerArgs...) {
 		if !strings.Contains(a, "=") {
 			errs = append(errs, fmt.Errorf("extra flag %q: expected name=value", a))
@@ -169,6 +241,7 @@ func (o *Options) Complete() (*CompletedOptions, error) {
 	}
 	c := &CompletedOptions{Options: *o}
 	c.DataDir = dir
+	c.Store = o.storeType()
 	host, port, _ := splitListen(o.Listen)
 	if port == 0 {
 		if prev, err := os.ReadFile(c.path("listen-address")); err == nil {

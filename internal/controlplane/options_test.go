@@ -92,7 +92,7 @@ func TestControllerSets(t *testing.T) {
 		t.Errorf("host profile controllers = %q, want every default one", got)
 	}
 	c.APIServerArgs = []string{"--v=3", "audit-log-path=/tmp/a"}
-	args := apiServerArgs(c, nil2bundle(), []string{"unix:///x.sock"})
+	args := apiServerArgs(c, nil2bundle(), []string{"--etcd-servers=unix:///x.sock"})
 	if n := len(args); args[n-2] != "--v=3" || args[n-1] != "--audit-log-path=/tmp/a" {
 		t.Errorf("extra API server flags must come last, as given: %v", args[n-2:])
 	}
@@ -106,6 +106,7 @@ func TestRedactDSN(t *testing.T) {
 	for in, want := range map[string]string{
 		"postgres://kube:s3cret@db:5432/vc?sslmode=disable": "postgres://kube:xxxxx@db:5432/vc",
 		"mysql://root@tcp(db:3306)/vc":                      "mysql://root@tcp(db:3306)/vc",
+		"mysql://root:s3cret@tcp(db:3306)/vc?tls=true":      "mysql://root:xxxxx@tcp(db:3306)/vc",
 		"sqlite:///data/state.db?_journal=WAL":              "sqlite:///data/state.db",
 	} {
 		if got := redactDSN(in); got != want {

@@ -117,7 +117,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	defer stopAPI()
 	apiDone := make(chan error, 1)
 	go func() {
-		apiDone <- runAPIServer(apiCtx, apiServerArgs(o, bundle, store.endpoints), ln, o.Port, s.serviceIPs)
+		apiDone <- runAPIServer(apiCtx, apiServerArgs(o, bundle, store.flags), ln, o.Port, s.serviceIPs)
 	}()
 	stopAPIServer := func() error {
 		stopAPI()
@@ -185,6 +185,8 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	case r := <-compDone:
 		components--
 		runErr = fmt.Errorf("%s stopped: %w", r.name, orUnexpected(r.err))
+	case err := <-store.failed:
+		runErr = fmt.Errorf("store failed: %w", err)
 	}
 	logger.Info("Stopping control plane")
 	stopComponents()

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -23,6 +26,7 @@ import (
 
 	"kubicle.dev/kubicle/internal/controlplane/pki"
 	"kubicle.dev/kubicle/internal/syncer"
+	"kubicle.dev/kubicle/internal/syncer/dns"
 	"kubicle.dev/kubicle/internal/syncer/kubelet"
 )
 
@@ -42,13 +46,31 @@ func (s *Server) startSyncer(ctx context.Context, b *pki.Bundle) ([]runnable, er
 		return nil, fmt.Errorf("host kubeconfig %s: %w", o.HostKubeconfig, err)
 	}
 	host.QPS, host.Burst = 100, 200 // the syncer writes a pod per tenant pod
-	apiHost, apiPort, err := s.apiServiceAddress(ctx)
+	apiHost, apiPort, viaService, err := s.apiServiceAddress(ctx)
 	if err != nil {
 		return nil, err
 	}
 	kubeletLn, err := listenRemembered(o.path("kubelet-address"), o.clientHost())
 	if err != nil {
 		return nil, fmt.Errorf("kubelet endpoint: %w", err)
+	}
+	dnsUDP, dnsTCP, err := listenDNS(o.path("dns-address"), o.dnsListen())
+	if err != nil {
+		_ = kubeletLn.Close()
+		return nil, fmt.Errorf("dns server: %w", err)
+	}
+	closeAll := func() {
+		_ = kubeletLn.Close()
+		_ = dnsUDP.Close()
+		_ = dnsTCP.Close()
+	}
+	// Pods ask port 53 of one IP. With driver pod that is the host Service, which
+	// must map port 53 (UDP and TCP) to the DNS listener's port (--dns-listen); with
+	// driver process, the listener itself (useful on hosts whose pods share the
+	// machine's network, and for tests that query it).
+	dnsServer := apiHost
+	if !viaService {
+		dnsServer = clientIP(dnsTCP.Addr())
 	}
 	kubeletSrv, err := kubelet.New(kubelet.Config{
 		HostConfig:         host,
@@ -60,7 +82,7 @@ func (s *Server) startSyncer(ctx context.Context, b *pki.Bundle) ([]runnable, er
 		AllowedClientNames: []string{pki.APIServerKubeletClientName},
 	})
 	if err != nil {
-		_ = kubeletLn.Close()
+		closeAll()
 		return nil, err
 	}
 	cfg := syncer.Config{
@@ -71,17 +93,24 @@ func (s *Server) startSyncer(ctx context.Context, b *pki.Bundle) ([]runnable, er
 		VirtualCluster: o.VirtualCluster,
 		APIServerHost:  apiHost,
 		APIServerPort:  apiPort,
-		// Tenant pods resolve names through the virtual cluster's DNS address; until a
-		// DNS server is served there, that is the control plane's service address.
-		DNSServer:   apiHost,
-		KubeletIP:   o.clientHost(),
-		KubeletPort: int32(kubeletLn.Addr().(*net.TCPAddr).Port),
-		Metrics:     legacyregistry.Registerer(),
+		DNSServer:      dnsServer,
+		KubeletIP:      o.clientHost(),
+		KubeletPort:    int32(kubeletLn.Addr().(*net.TCPAddr).Port),
+		Metrics:        legacyregistry.Registerer(),
 	}
 	cfg.Virtual.QPS, cfg.Virtual.Burst = 100, 200
 	sync, err := syncer.New(cfg, klog.FromContext(ctx).WithName("syncer"))
 	if err != nil {
-		_ = kubeletLn.Close()
+		closeAll()
+		return nil, err
+	}
+	dnsSrv, err := dns.New(dns.Config{
+		Reader:    sync.VirtualReader(),
+		Upstreams: o.DNSUpstreams,
+		Metrics:   legacyregistry.Registerer(),
+	})
+	if err != nil {
+		closeAll()
 		return nil, err
 	}
 	ensure := HostServiceFunc(sync.EnsureHostService)
@@ -89,7 +118,110 @@ func (s *Server) startSyncer(ctx context.Context, b *pki.Bundle) ([]runnable, er
 	return []runnable{
 		{name: "syncer", run: sync.Start},
 		{name: "kubelet endpoint", run: func(ctx context.Context) error { return kubeletSrv.Run(ctx, kubeletLn) }},
+		{name: "dns server", run: func(ctx context.Context) error { return dnsSrv.Run(ctx, dnsUDP, dnsTCP) }},
 	}, nil
+}
+
+// dnsListen is where the DNS server listens: --dns-listen, else the API server's
+// host with a port picked once.
+func (c *CompletedOptions) dnsListen() string {
+	if c.DNSListen != "" {
+		return c.DNSListen
+	}
+	return net.JoinHostPort(c.Host, "0")
+}
+
+// validateDNS checks --dns-listen and --dns-upstream.
+func (o *Options) validateDNS() []error {
+	var errs []error
+	if o.DNSListen != "" {
+		if _, _, err := splitListen(o.DNSListen); err != nil {
+			errs = append(errs, fmt.Errorf("--dns-listen %q: %w", o.DNSListen, err))
+		}
+	}
+	for _, u := range o.DNSUpstreams {
+		if _, err := netip.ParseAddr(strings.Trim(u, "[]")); err == nil {
+			continue
+		}
+		if ap, err := netip.ParseAddrPort(u); err != nil || ap.Port() == 0 {
+			errs = append(errs, fmt.Errorf("--dns-upstream %q: expected IP or IP:port", u))
+		}
+	}
+	return errs
+}
+
+// listenDNS opens UDP and TCP on the same port of addr. Port 0 picks a port free for
+// both the first time and reuses it on later starts: the port is recorded in file
+// (as host:port), like listenRemembered does for the kubelet endpoint, because pods
+// and Services written earlier point at it.
+func listenDNS(file, addr string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	remember := func(udp net.PacketConn, tcp net.Listener) (net.PacketConn, net.Listener, error) {
+		p := strconv.Itoa(tcp.Addr().(*net.TCPAddr).Port)
+		if err := os.WriteFile(file, []byte(net.JoinHostPort(host, p)+"\n"), 0o600); err != nil {
+			_ = udp.Close()
+			_ = tcp.Close()
+			return nil, nil, err
+		}
+		return udp, tcp, nil
+	}
+	if port != "0" {
+		udp, tcp, err := listenUDPAndTCP(addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		return remember(udp, tcp)
+	}
+	if data, err := os.ReadFile(file); err == nil {
+		prev := strings.TrimSpace(string(data))
+		if h, _, err := net.SplitHostPort(prev); err == nil && h == host {
+			if udp, tcp, err := listenUDPAndTCP(prev); err == nil {
+				return udp, tcp, nil
+			}
+		}
+	}
+	var lastErr error
+	for range 10 { // a port free for TCP may be taken for UDP: pick another
+		tcp, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		p := strconv.Itoa(tcp.Addr().(*net.TCPAddr).Port)
+		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, p))
+		if err != nil {
+			_ = tcp.Close()
+			lastErr = err
+			continue
+		}
+		return remember(udp, tcp)
+	}
+	return nil, nil, lastErr
+}
+
+func listenUDPAndTCP(addr string) (net.PacketConn, net.Listener, error) {
+	tcp, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	udp, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		_ = tcp.Close()
+		return nil, nil, err
+	}
+	return udp, tcp, nil
+}
+
+// clientIP is the IP at which a listener is reached on this machine: its own, or
+// loopback for a wildcard.
+func clientIP(a net.Addr) string {
+	ip := a.(*net.TCPAddr).IP
+	if ip.IsUnspecified() {
+		return "127.0.0.1"
+	}
+	return ip.String()
 }
 
 // listenRemembered listens on host at the port recorded in file, or a free one that
@@ -113,28 +245,30 @@ func listenRemembered(file, host string) (net.Listener, error) {
 }
 
 // apiServiceAddress is where host pods reach this API server: the ClusterIP of the
-// host Service named after the virtual cluster (driver pod), else this process's own
-// address (driver process).
-func (s *Server) apiServiceAddress(ctx context.Context) (string, int32, error) {
+// host Service named after the virtual cluster (driver pod; viaService is true),
+// else this process's own address (driver process).
+func (s *Server) apiServiceAddress(ctx context.Context) (host string, port int32, viaService bool, err error) {
 	o := s.opts
 	cfg, err := clientcmd.BuildConfigFromFlags("", o.HostKubeconfig)
 	if err != nil {
-		return "", 0, err
+		return "", 0, false, err
 	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return "", 0, err
+		return "", 0, false, err
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	svc, err := client.CoreV1().Services(o.HostNamespace).Get(rctx, o.Name, metav1.GetOptions{})
 	if err == nil && svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != corev1.ClusterIPNone {
-		return svc.Spec.ClusterIP, 443, nil
+		return svc.Spec.ClusterIP, 443, true, nil
 	}
-	if _, err := client.CoreV1().Namespaces().Get(rctx, o.HostNamespace, metav1.GetOptions{}); err != nil {
-		return "", 0, fmt.Errorf("host namespace %s: %w", o.HostNamespace, err)
+	// A control plane inside the host runs with a Role in its namespace, which cannot
+	// read the Namespace object: Forbidden then means "exists, not ours to read".
+	if _, err := client.CoreV1().Namespaces().Get(rctx, o.HostNamespace, metav1.GetOptions{}); err != nil && !apierrors.IsForbidden(err) {
+		return "", 0, false, fmt.Errorf("host namespace %s: %w", o.HostNamespace, err)
 	}
-	return o.clientHost(), int32(o.Port), nil
+	return o.clientHost(), int32(o.Port), false, nil
 }
 
 // serveMetrics serves /metrics in plain HTTP: the embedded components' metrics (the

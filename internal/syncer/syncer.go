@@ -21,6 +21,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -58,7 +59,10 @@ type Config struct {
 	APIServerHost string
 	// APIServerPort is the port at APIServerHost.
 	APIServerPort int32
-	// DNSServer is the virtual cluster's DNS address given to synced pods.
+	// DNSServer is the IP of the virtual cluster's DNS server, given to synced pods
+	// as their nameserver. Resolvers ask port 53 there: with driver pod that is the
+	// control plane's host Service, which forwards it to the DNS listener (package
+	// dns); with driver process, the listener's own address.
 	DNSServer string
 	// KubeletIP and KubeletPort are the address virtual nodes advertise for their
 	// kubelet API (served by the control plane, see package kubelet).
@@ -142,8 +146,21 @@ func New(cfg Config, log logr.Logger) (*Syncer, error) {
 	if err := s.setup(); err != nil {
 		return nil, err
 	}
+	// The virtual cluster's DNS server reads these through VirtualReader; an
+	// informer registered now starts with the cache, not on the first query.
+	for _, obj := range []client.Object{&discoveryv1.EndpointSlice{}, &corev1.Namespace{}} {
+		if _, err := mgr.GetCache().GetInformer(context.Background(), obj); err != nil {
+			return nil, fmt.Errorf("syncer: informer for %T: %w", obj, err)
+		}
+	}
 	return s, nil
 }
+
+// VirtualReader reads the virtual cluster from the syncer's cache: Services, Pods,
+// EndpointSlices and Namespaces of every namespace, kept current by informers that
+// run while Start does. Reads fail until Start has started the cache and wait until
+// it has synced. The virtual cluster's DNS server answers from it.
+func (s *Syncer) VirtualReader() client.Reader { return s.mgr.GetCache() }
 
 // Start runs the controllers until ctx is cancelled.
 func (s *Syncer) Start(ctx context.Context) error {
