@@ -17,7 +17,8 @@ import (
 )
 
 // kwokConfig is the configuration kwok reads: its own stages for node and pod
-// lifecycles (shipped in the kwok module), plus log and exec simulation for every pod.
+// lifecycles (shipped in the kwok module), plus log, attach, exec and port-forward
+// simulation for every pod.
 // Exec runs the command as a real process on this machine in workDir: kwok's local
 // exec is not sandboxed, which is why the kubelet endpoint listens on loopback only.
 func kwokConfig(logFile, workDir string) string {
@@ -36,6 +37,24 @@ spec:
   - logsFile: %q
     follow: true
 `, logFile),
+		fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterAttach
+metadata:
+  name: kubicle-simulated-attach
+spec:
+  attaches:
+  - logsFile: %q
+`, logFile),
+		// Port-forward to any port of a simulated pod reaches an echo (cat): what
+		// the client sends comes back, which proves the whole path.
+		`apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterPortForward
+metadata:
+  name: kubicle-simulated-port-forward
+spec:
+  forwards:
+  - command: ["cat"]
+`,
 		fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterExec
 metadata:

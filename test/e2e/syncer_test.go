@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"testing"
@@ -148,6 +150,10 @@ func TestSyncerWorkloads(t *testing.T) {
 		t.Errorf("kubectl exec on the virtual pod returned %q", out)
 	}
 
+	// kubectl port-forward on the virtual pod reaches the simulated pod, whose ports
+	// echo what they receive.
+	portForwardEcho(t, vc.Kubeconfig, "shop", pod)
+
 	// The host scheduler's event about the host pod reaches the virtual pod, in the
 	// tenant's names.
 	testenv.Eventually(t, 30*time.Second, 500*time.Millisecond, func() (bool, string) {
@@ -205,4 +211,35 @@ func waitServiceAccount(t *testing.T, kubeconfig, ns string) {
 		res := testenv.Run(t, time.Minute, nil, testenv.Kubectl(t), "--kubeconfig", kubeconfig, "-n", ns, "get", "serviceaccount", "default")
 		return res.ExitCode == 0, "no default service account in " + ns
 	})
+}
+
+// portForwardEcho runs `kubectl port-forward` to a simulated pod and checks that a
+// line sent through the local port comes back.
+func portForwardEcho(t *testing.T, kubeconfig, ns, pod string) {
+	t.Helper()
+	pf := testenv.Start(t, nil, testenv.Kubectl(t), "--kubeconfig", kubeconfig, "-n", ns, "port-forward", "pod/"+pod, ":80")
+	var local string
+	testenv.Eventually(t, 30*time.Second, 100*time.Millisecond, func() (bool, string) {
+		// kubectl prints "Forwarding from 127.0.0.1:PORT -> 80".
+		for _, line := range strings.Split(pf.Tail(10), "\n") {
+			if rest, ok := strings.CutPrefix(line, "Forwarding from 127.0.0.1:"); ok {
+				local = "127.0.0.1:" + strings.Fields(rest)[0]
+				return true, ""
+			}
+		}
+		return false, "port-forward not ready: " + pf.Tail(3)
+	})
+	conn, err := net.DialTimeout("tcp", local, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dialing the forwarded port: %v", err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write([]byte("ping through the virtual cluster\n")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || got != "ping through the virtual cluster\n" {
+		t.Fatalf("port-forward echo returned %q, %v", got, err)
+	}
 }
