@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"sort"
 	"strings"
 	"testing"
@@ -51,7 +53,8 @@ func TestSyncerWorkloads(t *testing.T) {
 		t.Skip("starts a host and a virtual cluster")
 	}
 	host := testenv.StartHost(t, "--nodes", "3", "--gpu-nodes", "1")
-	vc := virtualCluster(t, host, "a", "vc-a")
+	metricsAddr := freeAddr(t)
+	vc := virtualCluster(t, host, "a", "vc-a", "--metrics-listen", metricsAddr)
 	hostClient, vClient := testenv.Client(t, host.Kubeconfig), testenv.Client(t, vc.Kubeconfig)
 	vc.Kubectl(t, "apply", "-f", "testdata/workload.yaml")
 
@@ -185,6 +188,25 @@ func TestSyncerWorkloads(t *testing.T) {
 		t.Errorf("host ingress routes to %q, want the host service %q", got, hsvc.Name)
 	}
 
+	// /metrics shows sync latency, queue depth and errors per kind.
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, series := range []string{
+		`kubicle_syncer_sync_duration_seconds_count{kind="pods"}`,
+		`kubicle_syncer_sync_errors_total`,
+		`kubicle_syncer_pod_create_latency_seconds_count 10`,
+		`kubicle_syncer_workqueue_depth{controller="pods"`,
+		`kubicle_syncer_controller_runtime_reconcile_errors_total{controller="services"}`,
+	} {
+		if !strings.Contains(string(body), series) {
+			t.Errorf("/metrics lacks %s", series)
+		}
+	}
+
 	// Deleting the Deployment removes the host pods.
 	vc.Kubectl(t, "-n", "shop", "delete", "deployment", "web")
 	testenv.Eventually(t, time.Minute, 500*time.Millisecond, func() (bool, string) {
@@ -242,4 +264,15 @@ func portForwardEcho(t *testing.T, kubeconfig, ns, pod string) {
 	if err != nil || got != "ping through the virtual cluster\n" {
 		t.Fatalf("port-forward echo returned %q, %v", got, err)
 	}
+}
+
+// freeAddr returns a loopback address with a port free at the time of the call.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
