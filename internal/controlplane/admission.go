@@ -54,6 +54,9 @@ func (p *serviceIPAdmission) Admit(ctx context.Context, a admission.Attributes, 
 	if svc.Spec.Type == core.ServiceTypeExternalName || svc.Spec.ClusterIP == core.ClusterIPNone {
 		return nil
 	}
+	if a.GetNamespace() == "default" && a.GetName() == "kubernetes" {
+		return nil // the API server's own Service: never synced, keeps its virtual address
+	}
 	fn := p.ensure.Load()
 	if fn == nil {
 		return apierrors.NewServiceUnavailable("the virtual cluster's syncer is still starting; retry in a few seconds")

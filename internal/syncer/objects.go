@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,6 +37,8 @@ type objectKind[T client.Object] struct {
 	// before runs before the host object is created or updated (e.g. to sync the
 	// Secrets it references).
 	before func(ctx context.Context, s *Syncer, virtual T) error
+	// skip, when set, says a virtual object has no host copy.
+	skip func(virtual T) bool
 }
 
 type objectReconciler[T client.Object] struct {
@@ -68,7 +71,7 @@ func (r *objectReconciler[T]) reconcile(ctx context.Context, key types.Namespace
 	ours := hostErr == nil && ownsIdentity(r.cfg.Name, host, key)
 	virtual := r.kind.new()
 	err := r.mgr.GetClient().Get(ctx, key, virtual)
-	if apierrors.IsNotFound(err) || (err == nil && virtual.GetDeletionTimestamp() != nil) {
+	if apierrors.IsNotFound(err) || (err == nil && (virtual.GetDeletionTimestamp() != nil || (r.kind.skip != nil && r.kind.skip(virtual)))) {
 		if ours && host.GetDeletionTimestamp() == nil {
 			uid := host.GetUID()
 			return client.IgnoreNotFound(r.hostAPI.Delete(ctx, host, client.Preconditions{UID: &uid}))
@@ -187,5 +190,29 @@ var ingresses = objectKind[*networkingv1.Ingress]{
 			}
 		}
 		return nil
+	},
+}
+
+// endpointSlices: the slices of Services without selector, whose endpoints the tenant
+// manages (directly, or as Endpoints that the virtual mirroring controller turns into
+// slices), go to the host Service. Slices the EndpointSlice controller computes for
+// selector Services are not copied: the host computes its own from the host pods.
+var endpointSlices = objectKind[*discoveryv1.EndpointSlice]{
+	name:   "endpointslices",
+	format: translate.DNSSubdomain,
+	new:    func() *discoveryv1.EndpointSlice { return &discoveryv1.EndpointSlice{} },
+	skip: func(v *discoveryv1.EndpointSlice) bool {
+		return v.Labels[discoveryv1.LabelManagedBy] == "endpointslice-controller.k8s.io" || v.Labels[discoveryv1.LabelServiceName] == ""
+	},
+	translate: func(s *Syncer, v *discoveryv1.EndpointSlice) (*discoveryv1.EndpointSlice, error) {
+		return translate.EndpointSlice(v, s.target)
+	},
+	update: func(have, want *discoveryv1.EndpointSlice) bool {
+		changed := metaChanged(have, want)
+		if !equality.Semantic.DeepEqual(have.Endpoints, want.Endpoints) || !equality.Semantic.DeepEqual(have.Ports, want.Ports) {
+			have.Endpoints, have.Ports = want.Endpoints, want.Ports
+			changed = true
+		}
+		return changed
 	},
 }

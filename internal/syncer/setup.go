@@ -11,6 +11,7 @@ func (s *Syncer) setup() error {
 	setups := []func() error{s.setupPods, s.setupDependencies, s.setupServices, s.setupNodes,
 		func() error { return setupObjects(s, persistentVolumeClaims) },
 		func() error { return setupObjects(s, ingresses) },
+		func() error { return setupObjects(s, endpointSlices) },
 		s.setupEvents,
 	}
 	for _, f := range setups {

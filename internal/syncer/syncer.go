@@ -125,6 +125,7 @@ func New(cfg Config, log logr.Logger) (*Syncer, error) {
 			&corev1.Secret{}:                {Label: managed},
 			&corev1.PersistentVolumeClaim{}: {Label: managed},
 			&networkingv1.Ingress{}:         {Label: managed},
+			&discoveryv1.EndpointSlice{}:    {Label: managed},
 			&corev1.Node{}:                  {Label: labels.Everything()},
 		}
 	})

@@ -143,6 +143,23 @@ func TestSyncerWorkloads(t *testing.T) {
 		t.Errorf("host service selector %v", hsvc.Spec.Selector)
 	}
 
+	// The selector-less Service's manual endpoints reach its host Service.
+	testenv.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
+		slices, err := hostClient.DiscoveryV1().EndpointSlices("vc-a").List(ctx, metav1.ListOptions{
+			LabelSelector: "kubernetes.io/service-name=" + translate.HostName("a", "shop", "db", translate.DNSLabel)})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, sl := range slices.Items {
+			for _, e := range sl.Endpoints {
+				if len(e.Addresses) == 1 && e.Addresses[0] == "192.0.2.10" {
+					return true, ""
+				}
+			}
+		}
+		return false, fmt.Sprintf("%d host slices for the db service, none with 192.0.2.10", len(slices.Items))
+	})
+
 	// kubectl logs and exec on a virtual pod reach the host pod through the virtual
 	// node's kubelet endpoint, served by the control plane.
 	pod := vpods.Items[0].Name
