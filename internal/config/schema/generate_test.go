@@ -136,6 +136,28 @@ func TestCRD(t *testing.T) {
 		t.Errorf("schema is not structural:\n%v", errs.ToAggregate())
 	}
 
+	// The API server refuses a list-map key that may be left out without a
+	// default (a real apply of the CRD in test/e2e checks the rest).
+	var checkListMapKeys func(path string, p *apiextensionsv1.JSONSchemaProps)
+	checkListMapKeys = func(path string, p *apiextensionsv1.JSONSchemaProps) {
+		for name, child := range p.Properties {
+			checkListMapKeys(path+"."+name, &child)
+		}
+		if p.Items != nil && p.Items.Schema != nil {
+			it := p.Items.Schema
+			for _, key := range p.XListMapKeys {
+				if k, ok := it.Properties[key]; ok && k.Default == nil && !slices.Contains(it.Required, key) {
+					t.Errorf("%s: list-map key %q is neither required nor defaulted", path, key)
+				}
+			}
+			checkListMapKeys(path+"[]", it)
+		}
+		if p.AdditionalProperties != nil && p.AdditionalProperties.Schema != nil {
+			checkListMapKeys(path+"{}", p.AdditionalProperties.Schema)
+		}
+	}
+	checkListMapKeys("openAPIV3Schema", v.Schema.OpenAPIV3Schema)
+
 	// Spot checks of the walk.
 	spec := v.Schema.OpenAPIV3Schema.Properties["spec"]
 	bs := spec.Properties["controlPlane"].Properties["backingStore"].Properties["type"]

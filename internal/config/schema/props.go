@@ -199,6 +199,13 @@ func (b *builder) field(f *Field) (*props, bool) {
 		}
 		if key, ok := markers["listMapKey"]; ok {
 			p.XListMapKeys = []string{key}
+			// The API server refuses a CRD whose list-map key may be left
+			// out without a default. Kubernetes' own types mark such keys
+			// required by leaving out omitempty (corev1.ResourceClaim.Name),
+			// not always with +required.
+			if it := p.Items; it != nil && it.Properties[key] != nil && it.Properties[key].Default == nil && !slices.Contains(it.Required, key) {
+				it.Required = append(it.Required, key)
+			}
 		}
 		// A struct value whose fields have defaults defaults to {} itself, so
 		// that the API server applies the nested defaults when a parent is
