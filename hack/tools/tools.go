@@ -1,9 +1,10 @@
 //go:build tools
 
-// Package tools records the programs the Makefile builds from modules (kubectl for the
-// tests), so that `go mod tidy` keeps their dependencies in go.sum.
+// Package tools records the programs the Makefile builds from modules (kubectl and
+// helm for the tests), so that `go mod tidy` keeps their dependencies in go.sum.
 package tools
 
 import (
+	_ "helm.sh/helm/v4/cmd/helm"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )

@@ -19,6 +19,7 @@ import (
 	"kubicle.dev/kubicle/internal/app/host"
 	"kubicle.dev/kubicle/internal/app/kwok"
 	"kubicle.dev/kubicle/internal/app/list"
+	"kubicle.dev/kubicle/internal/app/operator"
 	"kubicle.dev/kubicle/internal/app/version"
 )
 
@@ -43,6 +44,7 @@ tenant's workloads.`,
 		list.NewCommand(streams),
 		describe.NewCommand(streams),
 		delete.NewCommand(streams),
+		operator.NewCommand(streams),
 		controlplane.NewCommand(streams),
 		host.NewCommand(streams),
 		version.NewCommand(streams),

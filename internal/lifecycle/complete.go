@@ -28,7 +28,7 @@ func CompleteNames(ctx context.Context, o HostOptions, namespace, prefix string)
 	if err := h.Check(ctx); err != nil {
 		return nil
 	}
-	recs, err := listRecords(ctx, h.Client, namespace, "", nil)
+	recs, err := listRecords(ctx, h, namespace, "", nil)
 	if err != nil {
 		return nil
 	}

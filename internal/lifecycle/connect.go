@@ -60,11 +60,11 @@ const commandStopGrace = 10 * time.Second
 // kubeconfig, or runs one command against it.
 func Connect(ctx context.Context, h *Host, o ConnectOptions) error {
 	p := newProgress(o.ErrOut)
-	r, err := locate(ctx, h.Client, o.Name, o.Namespace)
+	r, err := locate(ctx, h, o.Name, o.Namespace)
 	if err != nil {
 		return err
 	}
-	rec, err := getRecord(ctx, h.Client, r)
+	rec, err := getRecord(ctx, h, r)
 	if err != nil {
 		return err
 	}

@@ -96,9 +96,12 @@ func Create(ctx context.Context, h *Host, o CreateOptions) error {
 	}
 	defer unlock()
 
-	existing, err := getRecord(ctx, h.Client, r)
+	existing, err := getRecord(ctx, h, r)
 	if err != nil {
 		return err
+	}
+	if existing != nil && existing.Operator {
+		return managedByOperatorError(r, "change")
 	}
 	vc, driverNote, err := keepDriver(ctx, h, o, vc, autoDriver, existing)
 	if err != nil {
@@ -115,30 +118,11 @@ func Create(ctx context.Context, h *Host, o CreateOptions) error {
 	}
 	p.line("%s virtual cluster %q in host namespace %q on %s (context %q), driver %s%s", verb, r.Name, r.Namespace, h.Server, h.Context, driver, driverNote)
 
-	ns, err := planNamespace(ctx, h, r)
-	if err != nil {
+	c := &creation{h: h, o: o, p: p, vc: vc, r: r, paths: paths}
+	if err := c.prepare(ctx); err != nil {
 		return err
 	}
-	dsn, err := readDSN(ctx, h, vc)
-	if err != nil {
-		return err
-	}
-	var pkiFiles map[string][]byte
-	if driver == v1alpha1.DriverPod {
-		if pkiFiles, err = podPKI(ctx, h, vc); err != nil {
-			return err
-		}
-	}
-	objs, err := deploy.Render(vc, deploy.RenderOptions{PKI: pkiFiles})
-	if err != nil {
-		return err
-	}
-	if err := checkOwnership(ctx, h.Dynamic, r, objs[1:]); err != nil {
-		return err
-	}
-
-	c := &creation{h: h, o: o, p: p, vc: vc, r: r, paths: paths, dsn: dsn, ns: ns}
-	if err := c.run(ctx, objs); err != nil {
+	if err := c.run(ctx); err != nil {
 		if fresh {
 			c.cleanup(ctx)
 		}
@@ -195,7 +179,8 @@ func checkExisting(h *Host, o CreateOptions, r deploy.Ref, vc *v1alpha1.VirtualC
 	return paths, nil
 }
 
-// creation is one run of Create after its checks.
+// creation is one run of Create (or of the operator's [Apply]) after its
+// checks.
 type creation struct {
 	h     *Host
 	o     CreateOptions
@@ -203,14 +188,62 @@ type creation struct {
 	vc    *v1alpha1.VirtualCluster
 	r     deploy.Ref
 	paths Paths
-	dsn   string
-	ns    nsPlan
+	// image is the control plane image for driver "pod" when the config
+	// names none (deploy.RenderOptions.Image).
+	image string
+
+	// Set by prepare.
+	dsn  string
+	ns   nsPlan
+	objs []deploy.Object
 }
 
-// run applies objs (the namespace first, as planned), records the virtual
-// cluster and starts its control plane.
-func (c *creation) run(ctx context.Context, objs []deploy.Object) error {
-	h, p, vc, r := c.h, c.p, c.vc, c.r
+// prepare runs the checks that come before any change on the host, and
+// renders the host objects: the host namespace may hold the virtual
+// cluster, the database answers, and no object kubicle would write belongs
+// to someone else.
+func (c *creation) prepare(ctx context.Context) error {
+	var err error
+	if c.ns, err = planNamespace(ctx, c.h, c.r); err != nil {
+		return err
+	}
+	if c.dsn, err = readDSN(ctx, c.h, c.vc); err != nil {
+		return err
+	}
+	var pkiFiles map[string][]byte
+	if c.vc.Spec.ControlPlane.Driver == v1alpha1.DriverPod {
+		if pkiFiles, err = podPKI(ctx, c.h, c.vc); err != nil {
+			return err
+		}
+	}
+	if c.objs, err = deploy.Render(c.vc, deploy.RenderOptions{PKI: pkiFiles, Image: c.image}); err != nil {
+		return err
+	}
+	return checkOwnership(ctx, c.h.Dynamic, c.r, c.objs[1:])
+}
+
+// run applies the host objects, records the virtual cluster and starts its
+// control plane.
+func (c *creation) run(ctx context.Context) error {
+	if err := c.applyObjects(ctx); err != nil {
+		return err
+	}
+	c.vc.Status = v1alpha1.VirtualClusterStatus{Phase: v1alpha1.PhaseStarting}
+	if err := c.writeRecord(ctx); err != nil {
+		return err
+	}
+	switch c.vc.Spec.ControlPlane.Driver {
+	case v1alpha1.DriverProcess:
+		return c.runProcess(ctx)
+	default:
+		return c.runPod(ctx)
+	}
+}
+
+// applyObjects applies the rendered objects: the namespace first, as
+// planned, then the rest.
+func (c *creation) applyObjects(ctx context.Context) error {
+	h, p, vc, r, objs := c.h, c.p, c.vc, c.r, c.objs
 	switch {
 	case !c.ns.exists:
 		if err := apply(ctx, h.Dynamic, objs[0], true); err != nil {
@@ -235,18 +268,7 @@ func (c *creation) run(ctx context.Context, objs []deploy.Object) error {
 		names = append(names, obj.GetObjectKind().GroupVersionKind().Kind+" "+obj.GetName())
 	}
 	p.done("Applied %d host objects: %s", len(names), strings.Join(names, ", "))
-
-	vc.Status = v1alpha1.VirtualClusterStatus{Phase: v1alpha1.PhaseStarting}
-	if err := c.writeRecord(ctx); err != nil {
-		return err
-	}
-
-	switch vc.Spec.ControlPlane.Driver {
-	case v1alpha1.DriverProcess:
-		return c.runProcess(ctx)
-	default:
-		return c.runPod(ctx)
-	}
+	return nil
 }
 
 // writeRecord applies the record of the virtual cluster with its current
@@ -681,8 +703,16 @@ func applyPodSecurityLabels(ctx context.Context, h *Host, vc *v1alpha1.VirtualCl
 
 // releaseNamespace removes the labels kubicle applied to a namespace it did
 // not create, or that it keeps (--keep-namespace): an apply with no labels
-// drops the fields kubicle's field manager alone owns.
+// drops the fields kubicle's field manager alone owns. A namespace that is
+// gone or going is left alone (an apply would create it again).
 func releaseNamespace(ctx context.Context, h *Host, name string) error {
+	got, err := h.Client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || (err == nil && got.DeletionTimestamp != nil) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading namespace %s: %w", name, err)
+	}
 	ns := &corev1.Namespace{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 		ObjectMeta: metav1.ObjectMeta{Name: name},

@@ -178,13 +178,13 @@ func TestPrintList(t *testing.T) {
 	t.Parallel()
 	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	infos := []Info{{Name: "a", HostNamespace: "vc-a", Status: StatusRunning, Driver: "process", BackingStore: "sqlite",
-		KubernetesVersion: "v1.37.2", Created: created, Context: "kubicle_a_vc-a_h"}}
+		KubernetesVersion: "v1.37.2", Created: created, Context: "kubicle_a_vc-a_h", ManagedBy: ManagedByCLI}}
 	var out, errOut bytes.Buffer
 	if err := PrintList(&out, &errOut, infos, OutputTable, created.Add(90*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	want := "NAME   HOST NAMESPACE   STATUS    DRIVER    BACKING STORE   KUBERNETES VERSION   AGE   CREATED\n" +
-		"a      vc-a             Running   process   sqlite          v1.37.2              90m   2026-01-02T03:04:05Z\n"
+	want := "NAME   HOST NAMESPACE   STATUS    DRIVER    BACKING STORE   KUBERNETES VERSION   MANAGED BY   AGE   CREATED\n" +
+		"a      vc-a             Running   process   sqlite          v1.37.2              kubicle      90m   2026-01-02T03:04:05Z\n"
 	if out.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", out.String(), want)
 	}

@@ -31,13 +31,14 @@ type DeleteOptions struct {
 // deploy.DeletionOrder, the host namespace when kubicle created it, its
 // context in the user's kubeconfig and its local state, and waits until no
 // host object labelled for it is left. A virtual cluster of which nothing
-// is found is an error.
+// is found is an error, and so is one that kubicle operator manages (its
+// VirtualCluster object is deleted instead).
 func Delete(ctx context.Context, h *Host, o DeleteOptions) error {
 	p := newProgress(o.ErrOut)
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
-	r, err := locate(ctx, h.Client, o.Name, o.Namespace)
+	r, err := locate(ctx, h, o.Name, o.Namespace)
 	if err != nil {
 		return err
 	}
@@ -48,9 +49,12 @@ func Delete(ctx context.Context, h *Host, o DeleteOptions) error {
 	}
 	defer unlock()
 
-	rec, err := getRecord(ctx, h.Client, r)
+	rec, err := getRecord(ctx, h, r)
 	if err != nil {
 		return err
+	}
+	if rec != nil && rec.Operator {
+		return managedByOperatorError(r, "delete")
 	}
 	owned, err := listOwned(ctx, h.Dynamic, r)
 	if err != nil {

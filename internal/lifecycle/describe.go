@@ -40,11 +40,11 @@ type DescribeOptions struct {
 // state and endpoints, a summary of its config, its host objects and their
 // health, and how many objects the virtual cluster holds.
 func Describe(ctx context.Context, h *Host, o DescribeOptions) error {
-	r, err := locate(ctx, h.Client, o.Name, o.Namespace)
+	r, err := locate(ctx, h, o.Name, o.Namespace)
 	if err != nil {
 		return err
 	}
-	rec, err := getRecord(ctx, h.Client, r)
+	rec, err := getRecord(ctx, h, r)
 	if err != nil {
 		return err
 	}
@@ -69,6 +69,11 @@ func Describe(ctx context.Context, h *Host, o DescribeOptions) error {
 	field("Kubernetes version", "%s", orDash(in.KubernetesVersion))
 	field("Endpoint", "%s", orDash(in.Endpoint))
 	field("Context", "%s", in.Context)
+	if rec.Operator {
+		field("Managed by", "kubicle operator (VirtualCluster %s/%s, generation %d, observed %d)", vc.Namespace, vc.Name, vc.Generation, vc.Status.ObservedGeneration)
+	} else {
+		field("Managed by", "kubicle (record ConfigMap %s/%s)", vc.Namespace, RecordName(r))
+	}
 	switch vc.Spec.ControlPlane.Driver {
 	case v1alpha1.DriverProcess:
 		paths := localPaths(h, rec)

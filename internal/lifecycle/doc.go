@@ -6,6 +6,13 @@
 // manages the user's kubeconfig contexts. The commands in internal/app only
 // parse flags and call in here.
 //
+// `kubicle operator` runs the same steps for a VirtualCluster object, with
+// no terminal and no waiting: [Apply] (checks, host objects, the process
+// started), [Check] (one look at the control plane), [Export] (the
+// kubeconfig Secret) and [Teardown] (what Delete does, returning what is
+// left instead of waiting). [Create] and [Delete] are built from the same
+// pieces.
+//
 // # Finding the host
 //
 // [ResolveHost] works like kubectl: --kubeconfig and --context, else
@@ -31,6 +38,13 @@
 // rather than a VirtualCluster object: the CRD belongs to the operator and
 // need not be installed for the CLI to work. The record carries no marker
 // annotations, so the syncer never mistakes it for a synced copy.
+//
+// A virtual cluster that the operator manages is recorded by its
+// VirtualCluster object instead (with [AnnotationMachine] and
+// [AnnotationStateDir] for a process), and has no record ConfigMap. List,
+// Describe and Connect read both kinds of record; Create and Delete refuse
+// an operator-managed virtual cluster, and the operator refuses one with a
+// record ConfigMap ([RecordedByCLI]), so that each has one manager.
 //
 // # Local state (driver "process")
 //

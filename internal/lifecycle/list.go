@@ -11,6 +11,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/yaml"
@@ -56,13 +57,17 @@ type Info struct {
 	Machine string `json:"machine,omitempty"`
 	// PID is the process id of a control plane that runs on this machine.
 	PID int `json:"pid,omitempty"`
+	// ManagedBy is "kubicle" for a virtual cluster created by `kubicle
+	// create`, "operator" for one that `kubicle operator` manages from a
+	// VirtualCluster object.
+	ManagedBy string `json:"managedBy"`
 }
 
 // List returns the virtual clusters on host h, in namespace when it is not
 // empty, sorted by namespace and name. Records that cannot be read are
 // reported on warn.
 func List(ctx context.Context, h *Host, namespace string, warn io.Writer) ([]Info, error) {
-	recs, err := listRecords(ctx, h.Client, namespace, "", func(err error) {
+	recs, err := listRecords(ctx, h, namespace, "", func(err error) {
 		if warn != nil {
 			fmt.Fprintf(warn, "Warning: %v\n", err)
 		}
@@ -93,6 +98,7 @@ func info(ctx context.Context, h *Host, rec *record) Info {
 		Context:           ContextName(vc.Name, vc.Namespace, h.Context),
 		Endpoint:          vc.Status.Endpoint,
 		Machine:           rec.Machine,
+		ManagedBy:         rec.managedBy(),
 	}
 	if in.KubernetesVersion == "" {
 		in.KubernetesVersion = vc.Spec.ControlPlane.Version
@@ -101,12 +107,35 @@ func info(ctx context.Context, h *Host, rec *record) Info {
 		in.Status = StatusSleeping
 		return in
 	}
+	if rec.Operator && (vc.Spec.ControlPlane.Driver != v1alpha1.DriverProcess || !localPaths(h, rec).Exists()) {
+		// What the operator observed: it sees the process, this machine
+		// may not, and a spec it refused has no host objects to look at.
+		in.Status, in.Reason = operatorStatus(vc)
+		return in
+	}
 	if vc.Spec.ControlPlane.Driver == v1alpha1.DriverProcess {
 		in.Status, in.Reason, in.PID = processStatus(ctx, h, rec)
 		return in
 	}
 	in.Status, in.Reason = podStatus(ctx, h, deploy.RefOf(vc))
 	return in
+}
+
+// operatorStatus is the status of an operator-managed virtual cluster as
+// its VirtualCluster object's status says: the phase, and the message of
+// the Ready condition when it is not Running.
+func operatorStatus(vc *v1alpha1.VirtualCluster) (status, reason string) {
+	phase := vc.Status.Phase
+	if phase == "" {
+		return string(v1alpha1.PhasePending), "kubicle operator has not reconciled it yet (is the operator running?)"
+	}
+	if phase == v1alpha1.PhaseRunning {
+		return StatusRunning, ""
+	}
+	if c := meta.FindStatusCondition(vc.Status.Conditions, v1alpha1.ConditionReady); c != nil {
+		reason = c.Reason + ": " + c.Message
+	}
+	return string(phase), reason
 }
 
 // processStatus observes a process-driven control plane: Running when its
@@ -166,10 +195,10 @@ func PrintList(w, errOut io.Writer, infos []Info, format string, now time.Time) 
 			return err
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tHOST NAMESPACE\tSTATUS\tDRIVER\tBACKING STORE\tKUBERNETES VERSION\tAGE\tCREATED")
+		fmt.Fprintln(tw, "NAME\tHOST NAMESPACE\tSTATUS\tDRIVER\tBACKING STORE\tKUBERNETES VERSION\tMANAGED BY\tAGE\tCREATED")
 		for _, in := range infos {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.Name, in.HostNamespace, in.Status, in.Driver, in.BackingStore,
-				orDash(in.KubernetesVersion), duration.HumanDuration(now.Sub(in.Created)), in.Created.Format(time.RFC3339))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.Name, in.HostNamespace, in.Status, in.Driver, in.BackingStore,
+				orDash(in.KubernetesVersion), orDash(in.ManagedBy), duration.HumanDuration(now.Sub(in.Created)), in.Created.Format(time.RFC3339))
 		}
 		return tw.Flush()
 	case OutputJSON:

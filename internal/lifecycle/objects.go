@@ -201,43 +201,10 @@ func foreignObjects(ctx context.Context, dyn dynamic.Interface, namespace, name 
 // until none is left (a namespace takes a few seconds to finalise) or
 // timeout passes.
 func deleteOwned(ctx context.Context, dyn dynamic.Interface, r deploy.Ref, deleteNamespace bool, timeout time.Duration, p *progress) error {
-	background := metav1.DeletePropagationBackground
-	counts := map[string]int{}
-	var order []string
-	nsDeleted := false
-	for _, k := range deploy.DeletionOrder() {
-		if k.Kind == "Namespace" && !deleteNamespace {
-			continue
-		}
-		items, err := listKind(ctx, dyn, k, r.Namespace, k.Selector(r))
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			ri := dyn.Resource(k.GroupVersionResource())
-			var rc dynamic.ResourceInterface = ri
-			if k.Namespaced {
-				rc = ri.Namespace(it.GetNamespace())
-			}
-			err := rc.Delete(ctx, it.GetName(), metav1.DeleteOptions{PropagationPolicy: &background})
-			if err != nil && !apierrors.IsNotFound(err) {
-				return fmt.Errorf("deleting %s %s: %w", k.Kind, describeName(&it), err)
-			}
-			if counts[k.Kind] == 0 {
-				order = append(order, k.Kind)
-			}
-			nsDeleted = nsDeleted || k.Kind == "Namespace"
-			counts[k.Kind]++
-		}
+	nsDeleted, err := deleteObjects(ctx, dyn, r, deleteNamespace, p)
+	if err != nil {
+		return err
 	}
-	if len(order) > 0 {
-		parts := make([]string, len(order))
-		for i, k := range order {
-			parts[i] = fmt.Sprintf("%d %s", counts[k], k)
-		}
-		p.done("Deleted host objects: %s", strings.Join(parts, ", "))
-	}
-
 	// Objects with finalizers (the namespace, pods on a slow node) go away a
 	// little later; "nothing left" is the promise, so wait for it.
 	w := p.waiter("host objects to go away")
@@ -260,6 +227,52 @@ func deleteOwned(ctx context.Context, dyn dynamic.Interface, r deploy.Ref, delet
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// deleteObjects asks the host to delete every host object of virtual
+// cluster r in deploy.DeletionOrder, the namespace only when
+// deleteNamespace, and does not wait for them to go. It reports whether it
+// deleted the namespace.
+func deleteObjects(ctx context.Context, dyn dynamic.Interface, r deploy.Ref, deleteNamespace bool, p *progress) (nsDeleted bool, err error) {
+	background := metav1.DeletePropagationBackground
+	counts := map[string]int{}
+	var order []string
+	for _, k := range deploy.DeletionOrder() {
+		if k.Kind == "Namespace" && !deleteNamespace {
+			continue
+		}
+		items, err := listKind(ctx, dyn, k, r.Namespace, k.Selector(r))
+		if err != nil {
+			return false, err
+		}
+		for _, it := range items {
+			nsDeleted = nsDeleted || k.Kind == "Namespace"
+			if it.GetDeletionTimestamp() != nil {
+				continue // asked before; it is on its way
+			}
+			ri := dyn.Resource(k.GroupVersionResource())
+			var rc dynamic.ResourceInterface = ri
+			if k.Namespaced {
+				rc = ri.Namespace(it.GetNamespace())
+			}
+			err := rc.Delete(ctx, it.GetName(), metav1.DeleteOptions{PropagationPolicy: &background})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return false, fmt.Errorf("deleting %s %s: %w", k.Kind, describeName(&it), err)
+			}
+			if counts[k.Kind] == 0 {
+				order = append(order, k.Kind)
+			}
+			counts[k.Kind]++
+		}
+	}
+	if len(order) > 0 {
+		parts := make([]string, len(order))
+		for i, k := range order {
+			parts[i] = fmt.Sprintf("%d %s", counts[k], k)
+		}
+		p.done("Deleted host objects: %s", strings.Join(parts, ", "))
+	}
+	return nsDeleted, nil
 }
 
 // remaining names the host objects of r that still exist. When the

@@ -24,27 +24,15 @@ const databaseDialTimeout = 5 * time.Second
 // for other virtual clusters: a pod-driven control plane reads the Secret
 // itself. The DSN never appears in an error.
 func readDSN(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster) (string, error) {
+	dsn, err := secretDSN(ctx, h, vc)
+	if dsn == "" || err != nil {
+		return "", err
+	}
 	bs := &vc.Spec.ControlPlane.BackingStore
-	if vc.Spec.ControlPlane.Driver != v1alpha1.DriverProcess || bs.Type != v1alpha1.BackingStoreDatabase || bs.Database == nil || bs.Database.DSNSecretRef == nil {
-		return "", nil
-	}
 	ref := bs.Database.DSNSecretRef
-	const field = "spec.controlPlane.backingStore.database.dsnSecretRef"
-	s, err := h.Client.CoreV1().Secrets(vc.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return "", fmt.Errorf("%s: Secret %s/%s not found on the host; create it first (kubectl -n %s create secret generic %s --from-literal=%s=DSN)",
-			field, vc.Namespace, ref.Name, vc.Namespace, ref.Name, ref.Key)
-	}
-	if err != nil {
-		return "", fmt.Errorf("%s: reading Secret %s/%s: %w", field, vc.Namespace, ref.Name, err)
-	}
-	dsn := strings.TrimSpace(string(s.Data[ref.Key]))
-	if dsn == "" {
-		return "", fmt.Errorf("%s: Secret %s/%s has no key %q", field, vc.Namespace, ref.Name, ref.Key)
-	}
 	addr, err := databaseAddress(dsn, bs.Database.Driver)
 	if err != nil {
-		return "", fmt.Errorf("%s: the DSN in Secret %s/%s: %w", field, vc.Namespace, ref.Name, err)
+		return "", fmt.Errorf("%s: the DSN in Secret %s/%s: %w", dsnField, vc.Namespace, ref.Name, err)
 	}
 	d := net.Dialer{Timeout: databaseDialTimeout}
 	conn, err := d.DialContext(ctx, "tcp", addr)
@@ -52,6 +40,33 @@ func readDSN(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster) (string,
 		return "", fmt.Errorf("database %s (%s, DSN from Secret %s/%s) is unreachable: %w", addr, bs.Database.Driver, vc.Namespace, ref.Name, cause(err))
 	}
 	_ = conn.Close()
+	return dsn, nil
+}
+
+// dsnField is the config field that names the DSN's Secret.
+const dsnField = "spec.controlPlane.backingStore.database.dsnSecretRef"
+
+// secretDSN reads the DSN of a process-driven virtual cluster with a
+// database store from its Secret, without contacting the database; "" for
+// other virtual clusters.
+func secretDSN(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster) (string, error) {
+	bs := &vc.Spec.ControlPlane.BackingStore
+	if vc.Spec.ControlPlane.Driver != v1alpha1.DriverProcess || bs.Type != v1alpha1.BackingStoreDatabase || bs.Database == nil || bs.Database.DSNSecretRef == nil {
+		return "", nil
+	}
+	ref := bs.Database.DSNSecretRef
+	s, err := h.Client.CoreV1().Secrets(vc.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("%s: Secret %s/%s not found on the host; create it first (kubectl -n %s create secret generic %s --from-literal=%s=DSN)",
+			dsnField, vc.Namespace, ref.Name, vc.Namespace, ref.Name, ref.Key)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: reading Secret %s/%s: %w", dsnField, vc.Namespace, ref.Name, err)
+	}
+	dsn := strings.TrimSpace(string(s.Data[ref.Key]))
+	if dsn == "" {
+		return "", fmt.Errorf("%s: Secret %s/%s has no key %q", dsnField, vc.Namespace, ref.Name, ref.Key)
+	}
 	return dsn, nil
 }
 

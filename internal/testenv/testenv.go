@@ -5,7 +5,8 @@
 //
 // The binary comes from $KUBICLE_BIN (set by `make test`), else it is built once per
 // test process with the same link flags as `make build`. kubectl comes from
-// $KUBECTL_BIN, else it is built from k8s.io/kubernetes/cmd/kubectl.
+// $KUBECTL_BIN, else it is built from k8s.io/kubernetes/cmd/kubectl; helm likewise from
+// $HELM_BIN, else helm.sh/helm/v4/cmd/helm.
 package testenv
 
 import (
@@ -48,6 +49,11 @@ func Kubicle(t testing.TB) string {
 // Kubectl returns the path of a kubectl v1.37.2 binary.
 func Kubectl(t testing.TB) string {
 	return binary(t, "KUBECTL_BIN", "kubectl", "k8s.io/kubernetes/cmd/kubectl")
+}
+
+// Helm returns the path of a helm binary of the version in go.mod.
+func Helm(t testing.TB) string {
+	return binary(t, "HELM_BIN", "helm", "helm.sh/helm/v4/cmd/helm")
 }
 
 func binary(t testing.TB, env, name, pkg string) string {
