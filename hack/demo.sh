@@ -32,7 +32,7 @@ step "kubectl in the virtual cluster: a Deployment and a Service"
 "$kubectl" rollout status deployment/web --timeout=90s
 "$kubectl" get pods,svc -o wide
 "$kubectl" get nodes
-pod=$("$kubectl" get pods -l app=web -o name | head -1)
+pod=pod/$("$kubectl" get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
 "$kubectl" logs "$pod"
 "$kubectl" exec "$pod" -- echo "hello from exec through the virtual cluster"
 

@@ -114,6 +114,9 @@ func (s *Syncer) setupIndexes(ctx context.Context) error {
 // the virtual cluster is synced when it appears (the pod waits, as on any cluster).
 func (r *podReconciler) ensureReferences(ctx context.Context, pod *corev1.Pod) error {
 	cms, secs := references(pod)
+	if !on(r.vc.Spec.Sync.ToHost.ConfigMaps.Enabled) {
+		cms = nil // not synced by configuration: the host pod waits for them
+	}
 	for _, name := range cms {
 		if err := r.syncConfigMap(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: name}, true); err != nil {
 			return err
@@ -142,28 +145,31 @@ func (r *dependencyReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 	return reconcile.Result{}, err
 }
 
-func (s *Syncer) setupDependencies() error {
-	mapPodRefs := func(secrets bool) handler.TypedMapFunc[client.Object, reconcile.Request] {
-		return func(_ context.Context, o client.Object) []reconcile.Request {
-			cms, secs := references(o.(*corev1.Pod))
-			names := cms
-			if secrets {
-				names = secs
-			}
-			reqs := make([]reconcile.Request, 0, len(names))
-			for _, n := range names {
-				reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: n}})
-			}
-			return reqs
+// mapPodRefs enqueues the ConfigMaps (or Secrets) a virtual pod references.
+func mapPodRefs(secrets bool) handler.TypedMapFunc[client.Object, reconcile.Request] {
+	return func(_ context.Context, o client.Object) []reconcile.Request {
+		cms, secs := references(o.(*corev1.Pod))
+		names := cms
+		if secrets {
+			names = secs
 		}
+		reqs := make([]reconcile.Request, 0, len(names))
+		for _, n := range names {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: n}})
+		}
+		return reqs
 	}
-	if err := ctrl.ControllerManagedBy(s.mgr).Named("configmaps").For(&corev1.ConfigMap{}).
+}
+
+func (s *Syncer) setupConfigMaps() error {
+	return ctrl.ControllerManagedBy(s.mgr).Named("configmaps").For(&corev1.ConfigMap{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(mapPodRefs(false))).
 		WatchesRawSource(source.Kind(s.host.GetCache(), &corev1.ConfigMap{}, handler.TypedEnqueueRequestsFromMapFunc(mapHostToVirtual[*corev1.ConfigMap]))).
 		WithOptions(controllerOptions()).
-		Complete(&dependencyReconciler{Syncer: s, kind: "configmaps", sync: s.syncConfigMap}); err != nil {
-		return err
-	}
+		Complete(&dependencyReconciler{Syncer: s, kind: "configmaps", sync: s.syncConfigMap})
+}
+
+func (s *Syncer) setupSecrets() error {
 	return ctrl.ControllerManagedBy(s.mgr).Named("secrets").For(&corev1.Secret{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(mapPodRefs(true))).
 		WatchesRawSource(source.Kind(s.host.GetCache(), &corev1.Secret{}, handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, o *corev1.Secret) []reconcile.Request {

@@ -140,7 +140,7 @@ func (s *Syncer) EnsureHostService(ctx context.Context, virtual *corev1.Service)
 	if !s.Ready() {
 		return nil, ErrNotReady
 	}
-	if skipService(virtual.Namespace, virtual.Name, virtual) || virtual.Spec.ClusterIP == corev1.ClusterIPNone {
+	if !on(s.vc.Spec.Sync.ToHost.Services.Enabled) || skipService(virtual.Namespace, virtual.Name, virtual) || virtual.Spec.ClusterIP == corev1.ClusterIPNone {
 		return nil, nil
 	}
 	want, err := translate.Service(virtual, s.target)

@@ -124,6 +124,10 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("connect a -- kubectl get ns printed the wrong cluster's namespaces:\n%s", out)
 	}
 	mustRun("connect", "a", "--", kubectl, "create", "namespace", "team-a")
+	// Workloads run: the control plane's syncer works with the host RBAC that create
+	// rendered for it (not an admin kubeconfig).
+	mustRun("connect", "a", "--", kubectl, "create", "deployment", "web", "--image=nginx", "--replicas=2")
+	mustRun("connect", "a", "--", kubectl, "wait", "deployment/web", "--for=condition=Available", "--timeout=120s")
 	if out := kubectlOut(t, env, kubectl, "get", "ns", "team-a", "-o", "name"); out != "namespace/team-a" {
 		t.Fatalf("the current context does not reach virtual cluster a: %q", out)
 	}

@@ -54,7 +54,7 @@ func TestSyncerWorkloads(t *testing.T) {
 	}
 	host := testenv.StartHost(t, "--nodes", "3", "--gpu-nodes", "1")
 	metricsAddr := freeAddr(t)
-	vc := virtualCluster(t, host, "a", "vc-a", "--metrics-listen", metricsAddr)
+	vc := virtualCluster(t, host, "a", "vc-a", "--metrics-listen", metricsAddr, "--config", "testdata/vc-a.yaml")
 	hostClient, vClient := testenv.Client(t, host.Kubeconfig), testenv.Client(t, vc.Kubeconfig)
 	vc.Kubectl(t, "apply", "-f", "testdata/workload.yaml")
 
