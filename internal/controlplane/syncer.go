@@ -68,9 +68,17 @@ func (s *Server) startSyncer(ctx context.Context, b *pki.Bundle) ([]runnable, er
 	// must map port 53 (UDP and TCP) to the DNS listener's port (--dns-listen); with
 	// driver process, the listener itself (useful on hosts whose pods share the
 	// machine's network, and for tests that query it).
-	dnsServer := apiHost
-	if !viaService {
-		dnsServer = clientIP(dnsTCP.Addr())
+	dnsServer := clientIP(dnsTCP.Addr())
+	if viaService {
+		// Driver pod: the ClusterIP of the NAME-dns Service that deploy renders.
+		if ip, err := s.hostServiceIP(ctx, o.Name+"-dns"); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("dns service: %w", err)
+		} else if ip != "" {
+			dnsServer = ip
+		} else {
+			dnsServer = apiHost
+		}
 	}
 	kubeletSrv, err := kubelet.New(kubelet.Config{
 		HostConfig:         host,
@@ -269,6 +277,31 @@ func (s *Server) apiServiceAddress(ctx context.Context) (host string, port int32
 		return "", 0, false, fmt.Errorf("host namespace %s: %w", o.HostNamespace, err)
 	}
 	return o.clientHost(), int32(o.Port), false, nil
+}
+
+// hostServiceIP returns the ClusterIP of host Service name in the host namespace, or
+// "" when there is no such Service.
+func (s *Server) hostServiceIP(ctx context.Context, name string) (string, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", s.opts.HostKubeconfig)
+	if err != nil {
+		return "", err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return "", err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	svc, err := client.CoreV1().Services(s.opts.HostNamespace).Get(rctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	if svc.Spec.ClusterIP == corev1.ClusterIPNone {
+		return "", nil
+	}
+	return svc.Spec.ClusterIP, nil
 }
 
 // serveMetrics serves /metrics in plain HTTP: the embedded components' metrics (the

@@ -126,7 +126,7 @@ func networkPolicies(vc *v1alpha1.VirtualCluster, r Ref) []*networkingv1.Network
 	if vc.Spec.ControlPlane.Driver != v1alpha1.DriverPod {
 		return policies
 	}
-	tcp := corev1.ProtocolTCP
+	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
 	controlPlane := &networkingv1.NetworkPolicy{
 		TypeMeta:   typeMeta(kindNetworkPolicy),
 		ObjectMeta: objectMeta(r, r.ControlPlaneNetworkPolicyName(), ComponentGuardrails),
@@ -135,6 +135,11 @@ func networkPolicies(vc *v1alpha1.VirtualCluster, r Ref) []*networkingv1.Network
 			PolicyTypes: ingressOnly,
 			Ingress: []networkingv1.NetworkPolicyIngressRule{
 				{Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: new(intstr.FromInt32(APIServerPort))}}},
+				// The virtual cluster's DNS, asked by the tenant's pods in this namespace.
+				{
+					From:  []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}},
+					Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: new(intstr.FromInt32(DNSPort))}, {Protocol: &tcp, Port: new(intstr.FromInt32(DNSPort))}},
+				},
 				{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: r.podSelector()}}}},
 			},
 		},

@@ -146,6 +146,10 @@ func (r Ref) ServiceName() string { return r.Name }
 // which gives each control plane pod a DNS name (for etcd peers).
 func (r Ref) HeadlessServiceName() string { return r.Name + "-headless" }
 
+// DNSServiceName is the name of the Service of the virtual cluster's DNS (driver
+// pod): its ClusterIP is the tenant pods' nameserver.
+func (r Ref) DNSServiceName() string { return r.Name + "-dns" }
+
 // ServiceAccountName is the name of the control plane's ServiceAccount, and
 // of its Role and RoleBinding.
 func (r Ref) ServiceAccountName() string { return r.Name + "-control-plane" }

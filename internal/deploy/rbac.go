@@ -138,7 +138,7 @@ func role(vc *v1alpha1.VirtualCluster, r Ref) *rbacv1.Role {
 	// (the replica count, for etcd membership). List and watch by name need
 	// a metadata.name field selector.
 	if vc.Spec.ControlPlane.Driver == v1alpha1.DriverPod {
-		add(true, "", []string{"services"}, verbsRead, r.ServiceName(), r.HeadlessServiceName())
+		add(true, "", []string{"services"}, verbsRead, r.ServiceName(), r.HeadlessServiceName(), r.DNSServiceName())
 		add(true, "apps", []string{"statefulsets"}, verbsRead, r.StatefulSetName())
 	}
 

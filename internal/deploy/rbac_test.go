@@ -241,7 +241,7 @@ func TestRoleOwnObjects(t *testing.T) {
 				}
 			}
 		}
-		want := []string{"/services/demo", "/services/demo-headless", "apps/statefulsets/demo"}
+		want := []string{"/services/demo", "/services/demo-headless", "/services/demo-dns", "apps/statefulsets/demo"}
 		if driver == v1alpha1.DriverProcess {
 			want = nil
 		}

@@ -127,7 +127,7 @@ func Render(vc *v1alpha1.VirtualCluster, opts RenderOptions) ([]Object, error) {
 	}
 	if vc.Spec.ControlPlane.Driver == v1alpha1.DriverPod {
 		headless, api := services(vc, r)
-		objs = append(objs, headless, api,
+		objs = append(objs, headless, api, dnsService(r),
 			statefulSet(vc, r, image, res, configHash(config, opts.PKI), sortedKeys(opts.PKI), opts.Sleeping))
 	}
 	return objs, nil

@@ -29,6 +29,12 @@ const (
 	APIServerPort = 6443
 	// ServicePort is the port of the API server's Service.
 	ServicePort = 443
+	// DNSPort is where the control plane serves the virtual cluster's DNS in the pod
+	// (UDP and TCP); the Service maps port 53 to it. Above 1024, so the control plane
+	// binds it without NET_BIND_SERVICE under the restricted Pod Security Standard.
+	DNSPort = 1053
+	// ServiceDNSPort is the DNS port of the Service, the one tenant pods ask.
+	ServiceDNSPort = 53
 	// EtcdClientPort is the client port of the embedded etcd member.
 	EtcdClientPort = 2379
 	// EtcdPeerPort is the peer port of the embedded etcd member.
@@ -39,6 +45,8 @@ const (
 	configVolume   = "config"
 	tmpVolume      = "tmp"
 	portNameHTTPS  = "https"
+	portNameDNS    = "dns"
+	portNameDNSTCP = "dns-tcp"
 	portNameClient = "etcd-client"
 	portNamePeer   = "etcd-peer"
 	// runAsID is the user and group the control plane runs as: the "nonroot"
@@ -72,6 +80,7 @@ func ControlPlaneArgs(r Ref, withPKI bool) []string {
 		"--name=" + r.Name,
 		"--host-namespace=" + r.Namespace,
 		"--listen=0.0.0.0:" + strconv.Itoa(APIServerPort),
+		"--dns-listen=0.0.0.0:" + strconv.Itoa(DNSPort),
 		"--tls-san=" + strings.Join(sans, ","),
 	}
 	if withPKI {
@@ -93,7 +102,11 @@ func statefulSet(vc *v1alpha1.VirtualCluster, r Ref, image string, res corev1.Re
 	podLabels := r.Labels(ComponentControlPlane)
 
 	args := ControlPlaneArgs(r, len(pkiFiles) > 0)
-	ports := []corev1.ContainerPort{{Name: portNameHTTPS, ContainerPort: APIServerPort, Protocol: corev1.ProtocolTCP}}
+	ports := []corev1.ContainerPort{
+		{Name: portNameHTTPS, ContainerPort: APIServerPort, Protocol: corev1.ProtocolTCP},
+		{Name: portNameDNS, ContainerPort: DNSPort, Protocol: corev1.ProtocolUDP},
+		{Name: portNameDNSTCP, ContainerPort: DNSPort, Protocol: corev1.ProtocolTCP},
+	}
 	if embeddedEtcd {
 		ports = append(ports,
 			corev1.ContainerPort{Name: portNameClient, ContainerPort: EtcdClientPort, Protocol: corev1.ProtocolTCP},
@@ -318,6 +331,25 @@ func services(vc *v1alpha1.VirtualCluster, r Ref) (headless, api *corev1.Service
 		},
 	}
 	return headless, api
+}
+
+// dnsService is the virtual cluster's DNS address on the host: a ClusterIP Service,
+// whatever spec.controlPlane.expose says (DNS is for the tenant's pods, never
+// exposed outside the host), mapping port 53 to the control plane's DNS server. The
+// control plane gives its ClusterIP to the tenant's pods as their nameserver.
+func dnsService(r Ref) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   typeMeta(kindService),
+		ObjectMeta: objectMeta(r, r.DNSServiceName(), ComponentControlPlane),
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: r.podSelector(),
+			Ports: []corev1.ServicePort{
+				{Name: portNameDNS, Port: ServiceDNSPort, TargetPort: intstr.FromString(portNameDNS), Protocol: corev1.ProtocolUDP},
+				{Name: portNameDNSTCP, Port: ServiceDNSPort, TargetPort: intstr.FromString(portNameDNSTCP), Protocol: corev1.ProtocolTCP},
+			},
+		},
+	}
 }
 
 func fieldEnv(name, path string) corev1.EnvVar {
