@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -57,9 +58,14 @@ func (p *serviceIPAdmission) Admit(ctx context.Context, a admission.Attributes, 
 	if a.GetNamespace() == "default" && a.GetName() == "kubernetes" {
 		return nil // the API server's own Service: never synced, keeps its virtual address
 	}
+	// Right after start the syncer may not be built yet: wait a little rather than
+	// fail a client that creates a Service as soon as /readyz says ok.
 	fn := p.ensure.Load()
-	if fn == nil {
-		return apierrors.NewServiceUnavailable("the virtual cluster's syncer is still starting; retry in a few seconds")
+	for deadline := time.Now().Add(30 * time.Second); fn == nil; fn = p.ensure.Load() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return apierrors.NewServiceUnavailable("the virtual cluster's syncer is still starting; retry in a few seconds")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	v1svc := &corev1.Service{}
 	if err := corev1conv.Convert_core_Service_To_v1_Service(svc, v1svc, nil); err != nil {

@@ -20,8 +20,31 @@ import (
 	"kubicle.dev/kubicle/internal/syncer/translate"
 )
 
-// ErrNotReady is returned by EnsureHostService while the syncer is starting.
+// ErrNotReady is returned by EnsureHostService when the syncer is still starting
+// after readyWait.
 var ErrNotReady = errors.New("the virtual cluster's syncer is still starting; retry in a few seconds")
+
+// readyWait is how long a Service creation waits for the syncer's caches right after
+// the control plane starts: the API server answers /readyz a second or two before
+// the caches have synced, and a client that creates a Service at once (kubicle
+// create, then kubectl apply) should not see an error for that.
+const readyWait = 30 * time.Second
+
+// waitReady waits until the caches have synced, ctx ends, or max has passed.
+func (s *Syncer) waitReady(ctx context.Context, max time.Duration) error {
+	deadline := time.Now().Add(max)
+	for !s.Ready() {
+		if time.Now().After(deadline) {
+			return ErrNotReady
+		}
+		select {
+		case <-ctx.Done():
+			return ErrNotReady
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
 
 // serviceReconciler keeps a host Service per virtual Service. The host allocates the
 // ClusterIP; the virtual Service is given the same one when it is created (see
@@ -137,8 +160,8 @@ func mergePorts(have, want []corev1.ServicePort) []corev1.ServicePort {
 // plane's admission plugin calls it before the virtual Service is stored and gives the
 // virtual Service those addresses.
 func (s *Syncer) EnsureHostService(ctx context.Context, virtual *corev1.Service) ([]string, error) {
-	if !s.Ready() {
-		return nil, ErrNotReady
+	if err := s.waitReady(ctx, readyWait); err != nil {
+		return nil, err
 	}
 	if !on(s.vc.Spec.Sync.ToHost.Services.Enabled) || skipService(virtual.Namespace, virtual.Name, virtual) || virtual.Spec.ClusterIP == corev1.ClusterIPNone {
 		return nil, nil
