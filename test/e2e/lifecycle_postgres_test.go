@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"kubicle.dev/kubicle/internal/testenv"
 )
@@ -29,47 +27,15 @@ func TestLifecyclePostgres(t *testing.T) {
 	kubicle, kubectl := testenv.Kubicle(t), testenv.Kubectl(t)
 	host := testenv.StartHost(t)
 
-	dir := t.TempDir()
-	userConfig := filepath.Join(dir, "kubeconfig")
-	stateDir := filepath.Join(dir, "state")
+	u := newKubicleUser(t, kubicle, host, "a", "b")
+	dir, stateDir := u.dir, u.stateDir
+	mustRun, list := u.mustRun, u.list
 	write := func(path, data string) {
 		t.Helper()
 		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write(userConfig, readFile(t, host.Kubeconfig))
-	env := []string{"KUBECONFIG=" + userConfig, "KUBICLE_STATE_DIR=" + stateDir}
-	run := func(args ...string) testenv.Result {
-		t.Helper()
-		return testenv.Run(t, 4*time.Minute, env, kubicle, args...)
-	}
-	mustRun := func(args ...string) testenv.Result {
-		t.Helper()
-		return testenv.MustRun(t, 4*time.Minute, env, kubicle, args...)
-	}
-	list := func() map[string]listEntry {
-		t.Helper()
-		var entries []listEntry
-		out := mustRun("list", "-o", "json").Stdout
-		if err := json.Unmarshal([]byte(out), &entries); err != nil {
-			t.Fatalf("kubicle list -o json: %v\n%s", err, out)
-		}
-		m := map[string]listEntry{}
-		for _, e := range entries {
-			m[e.Name] = e
-		}
-		return m
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			logTails(t, stateDir)
-		}
-		for _, name := range []string{"a", "b"} {
-			run("delete", name, "--context", "kubicle-host")
-		}
-		killLeftovers(t, stateDir)
-	})
 
 	mustRun("create", "a", "--connect=false")
 

@@ -33,49 +33,9 @@ func TestLifecycle(t *testing.T) {
 	kubicle, kubectl := testenv.Kubicle(t), testenv.Kubectl(t)
 	host := testenv.StartHost(t)
 
-	dir := t.TempDir()
-	userConfig := filepath.Join(dir, "kubeconfig")
-	stateDir := filepath.Join(dir, "state")
-	data, err := os.ReadFile(host.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(userConfig, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"KUBECONFIG=" + userConfig, "KUBICLE_STATE_DIR=" + stateDir}
-	run := func(args ...string) testenv.Result {
-		t.Helper()
-		return testenv.Run(t, 4*time.Minute, env, kubicle, args...)
-	}
-	mustRun := func(args ...string) testenv.Result {
-		t.Helper()
-		return testenv.MustRun(t, 4*time.Minute, env, kubicle, args...)
-	}
-	list := func() map[string]listEntry {
-		t.Helper()
-		var entries []listEntry
-		out := mustRun("list", "-o", "json").Stdout
-		if err := json.Unmarshal([]byte(out), &entries); err != nil {
-			t.Fatalf("kubicle list -o json: %v\n%s", err, out)
-		}
-		m := map[string]listEntry{}
-		for _, e := range entries {
-			m[e.Name] = e
-		}
-		return m
-	}
-	// The control planes run detached, outside the harness's reach: delete
-	// them, and kill whatever a failed delete left running.
-	t.Cleanup(func() {
-		if t.Failed() {
-			logTails(t, stateDir)
-		}
-		for _, name := range []string{"a", "b", "p"} {
-			run("delete", name, "--context", "kubicle-host")
-		}
-		killLeftovers(t, stateDir)
-	})
+	u := newKubicleUser(t, kubicle, host, "a", "b", "p")
+	dir, userConfig, stateDir, env := u.dir, u.userConfig, u.stateDir, u.env
+	run, mustRun, list := u.run, u.mustRun, u.list
 
 	t.Run("unreachable host", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -286,4 +246,60 @@ func killLeftovers(t *testing.T, stateDir string) {
 		}
 		return nil
 	})
+}
+
+// kubicleUser runs the built kubicle as one user would: with a kubeconfig of its own
+// (a copy of the host's) and its own state directory. On cleanup it deletes the
+// named clusters and kills any control plane a failed delete left running.
+type kubicleUser struct {
+	t                         *testing.T
+	bin                       string
+	dir, userConfig, stateDir string
+	env                       []string
+}
+
+func newKubicleUser(t *testing.T, kubicle string, host *testenv.Host, clusters ...string) *kubicleUser {
+	t.Helper()
+	dir := t.TempDir()
+	u := &kubicleUser{t: t, bin: kubicle, dir: dir, userConfig: filepath.Join(dir, "kubeconfig"), stateDir: filepath.Join(dir, "state")}
+	if err := os.WriteFile(u.userConfig, []byte(readFile(t, host.Kubeconfig)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u.env = []string{"KUBECONFIG=" + u.userConfig, "KUBICLE_STATE_DIR=" + u.stateDir}
+	// The control planes run detached, outside the harness's reach.
+	t.Cleanup(func() {
+		if t.Failed() {
+			logTails(t, u.stateDir)
+		}
+		for _, name := range clusters {
+			u.run("delete", name, "--context", "kubicle-host")
+		}
+		killLeftovers(t, u.stateDir)
+	})
+	return u
+}
+
+func (u *kubicleUser) run(args ...string) testenv.Result {
+	u.t.Helper()
+	return testenv.Run(u.t, 4*time.Minute, u.env, u.bin, args...)
+}
+
+func (u *kubicleUser) mustRun(args ...string) testenv.Result {
+	u.t.Helper()
+	return testenv.MustRun(u.t, 4*time.Minute, u.env, u.bin, args...)
+}
+
+// list returns `kubicle list -o json` by cluster name.
+func (u *kubicleUser) list() map[string]listEntry {
+	u.t.Helper()
+	var entries []listEntry
+	out := u.mustRun("list", "-o", "json").Stdout
+	if err := json.Unmarshal([]byte(out), &entries); err != nil {
+		u.t.Fatalf("kubicle list -o json: %v\n%s", err, out)
+	}
+	m := map[string]listEntry{}
+	for _, e := range entries {
+		m[e.Name] = e
+	}
+	return m
 }
