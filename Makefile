@@ -15,6 +15,14 @@ LDFLAGS := -X $(VERSION_PKG).gitVersion=$(KUBE_VERSION) \
 	-X k8s.io/client-go/pkg/version.gitVersion=$(KUBE_VERSION) \
 	-X kubicle.dev/kubicle/internal/version.Version=$(KUBICLE_VERSION)
 export KUBICLE_LDFLAGS := $(LDFLAGS)
+# kwok's config loader links kustomize, whose Go-plugin loader imports package plugin.
+# A binary that links plugin exports every symbol dynamically (42 MB of .dynsym/.dynstr)
+# and loses the linker's dead-method elimination (text +8%); kustomize's own tag drops
+# the loader. The control plane maps the whole binary, so this is resident memory of
+# every control plane (docs/benchmarks.md). internal/testenv and a test in
+# test/boundaries use the same tag.
+GO_TAGS := kustomize_disable_go_plugin_support
+export GOFLAGS := $(strip $(GOFLAGS) -tags=$(GO_TAGS))
 
 .PHONY: help build kubectl helm test test-unit test-e2e bench verify lint demo clean
 

@@ -41,6 +41,11 @@ const defaultLDFlags = "-X k8s.io/component-base/version.gitVersion=v1.37.2 " +
 	"-X k8s.io/component-base/version.buildDate=2026-11-26T00:00:00Z " +
 	"-X k8s.io/client-go/pkg/version.gitVersion=v1.37.2"
 
+// BuildTags are the build tags of `make build` (GO_TAGS in the Makefile): without
+// them the binary links package plugin, which exports every symbol dynamically and
+// turns off the linker's removal of unused methods.
+const BuildTags = "kustomize_disable_go_plugin_support"
+
 // Kubicle returns the path of the kubicle binary under test.
 func Kubicle(t testing.TB) string {
 	return binary(t, "KUBICLE_BIN", "kubicle", "./cmd/kubicle")
@@ -82,7 +87,7 @@ func binary(t testing.TB, env, name, pkg string) string {
 		if flags == "" {
 			flags = defaultLDFlags
 		}
-		cmd := exec.Command("go", "build", "-ldflags", flags, "-o", r.path, pkg)
+		cmd := exec.Command("go", "build", "-tags", BuildTags, "-ldflags", flags, "-o", r.path, pkg)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			r.err = fmt.Errorf("building %s: %v\n%s", pkg, err, out)
