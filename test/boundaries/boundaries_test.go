@@ -32,6 +32,7 @@ var rules = []struct{ from, to, why string }{
 	{"internal/syncer/translate", "sigs.k8s.io/controller-runtime", "translation is pure: no clients"},
 	{"pkg/apis", module + "internal/", "the public API must not depend on internals"},
 	{"internal/config", "k8s.io/client-go", "config is data: no clients"},
+	{"internal/memlimit", "k8s.io/", "memlimit is a leaf: the Go runtime and a metrics registry only"},
 }
 
 func TestImportBoundaries(t *testing.T) {

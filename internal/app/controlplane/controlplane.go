@@ -4,20 +4,20 @@ package controlplane
 
 import (
 	"fmt"
-	"os"
-	"runtime/debug"
-
 	"github.com/spf13/cobra"
+	"k8s.io/component-base/metrics/legacyregistry"
 
 	"kubicle.dev/kubicle/internal/app/cli"
 	"kubicle.dev/kubicle/internal/config"
 	cp "kubicle.dev/kubicle/internal/controlplane"
+	"kubicle.dev/kubicle/internal/memlimit"
 )
 
 // NewCommand returns the control-plane command.
 func NewCommand(streams cli.Streams) *cobra.Command {
 	opts := cp.NewOptions()
 	var configFile string
+	idleTrim := true
 	cmd := &cobra.Command{
 		Use:   "control-plane --data-dir DIR",
 		Short: "Run a control plane (kube-apiserver, controllers, store) in this process",
@@ -29,7 +29,7 @@ kubeconfig is written to DIR/kubeconfig. All state stays in DIR, so a restart, e
 kill -9, keeps every object. SIGTERM stops it cleanly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tuneMemory()
+			memlimit.Tune(cmd.Context(), idleTrim, legacyregistry.Registerer())
 			if configFile != "" {
 				vc, err := config.LoadFile(configFile)
 				if err != nil {
@@ -53,17 +53,8 @@ kill -9, keeps every object. SIGTERM stops it cleanly.`,
 		},
 	}
 	opts.AddFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&idleTrim, "idle-memory-trim", idleTrim, "While the control plane is idle, hold its Go heap near the live heap and return free memory to the OS")
 	cmd.Flags().StringVar(&configFile, "config", "", "VirtualCluster file (kubicle.dev/v1alpha1) to serve; flags given explicitly win over it")
 	_ = cmd.MarkFlagRequired("data-dir")
 	return cmd
-}
-
-// tuneMemory sets the Go runtime's memory knobs for a long-running control plane
-// unless the user set GOGC or GOMEMLIMIT. GOGC=50 trades a little CPU for a smaller
-// heap: the API server's live heap is ~90 MB idle, and with the default 100 the
-// process sits at twice that (NOTES.md, "One process").
-func tuneMemory() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(50)
-	}
 }

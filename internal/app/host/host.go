@@ -17,10 +17,12 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/component-base/metrics/legacyregistry"
 
 	"kubicle.dev/kubicle/internal/app/cli"
 	"kubicle.dev/kubicle/internal/hostsim"
 	"kubicle.dev/kubicle/internal/kubeconfig"
+	"kubicle.dev/kubicle/internal/memlimit"
 )
 
 // NewCommand returns the host command and its subcommands.
@@ -59,11 +61,12 @@ type upFlags struct {
 	userConfig  string
 	noMerge     bool
 	waitTimeout time.Duration
+	idleTrim    bool
 }
 
 func newUp(streams cli.Streams, stateDir func() string) *cobra.Command {
 	opts := hostsim.NewOptions()
-	f := &upFlags{}
+	f := &upFlags{idleTrim: true}
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start the embedded host cluster",
@@ -88,6 +91,7 @@ func newUp(streams cli.Streams, stateDir func() string) *cobra.Command {
 	cmd.Flags().BoolVarP(&f.detach, "detach", "d", false, "Start in the background and return once the host is ready")
 	cmd.Flags().StringVar(&f.userConfig, "kubeconfig", "", "Kubeconfig to add the kubicle-host context to (default: $KUBECONFIG or ~/.kube/config)")
 	cmd.Flags().BoolVar(&f.noMerge, "no-kubeconfig-merge", false, "Do not add the kubicle-host context to any kubeconfig")
+	cmd.Flags().BoolVar(&f.idleTrim, "idle-memory-trim", f.idleTrim, "While the host is idle, hold its Go heap near the live heap and return free memory to the OS")
 	cmd.Flags().DurationVar(&f.waitTimeout, "wait", 3*time.Minute, "With --detach: how long to wait for the host to be ready")
 	return cmd
 }
@@ -111,6 +115,7 @@ func upForeground(ctx context.Context, streams cli.Streams, opts *hostsim.Option
 		_ = os.Remove(paths.ReadyMarker())
 		_ = os.Remove(paths.PID())
 	}()
+	memlimit.Tune(ctx, f.idleTrim, legacyregistry.Registerer())
 	fmt.Fprintf(streams.ErrOut, "Starting embedded host (%d nodes, %d GPU nodes); logs: %s\n", opts.Nodes, opts.GPUNodes, paths.Log())
 	err = hostsim.Run(ctx, opts, logFile, func(info hostsim.Info) error {
 		target := ""
