@@ -24,25 +24,35 @@ type ControlPlane struct {
 	DataDir string
 	// Kubeconfig is its admin kubeconfig (DataDir/kubeconfig).
 	Kubeconfig string
-	args       []string
+	// Ready is when the harness saw it answer /readyz after its latest start.
+	Ready time.Time
+	bin   string
+	args  []string
 }
 
 // StartControlPlane runs `kubicle control-plane --data-dir DIR ARGS…` and waits until
 // it answers /readyz. An empty dir means a new temporary directory.
 func StartControlPlane(t testing.TB, dir string, args ...string) *ControlPlane {
 	t.Helper()
+	return StartControlPlaneOf(t, Kubicle(t), dir, args...)
+}
+
+// StartControlPlaneOf is StartControlPlane with the kubicle binary at bin.
+func StartControlPlaneOf(t testing.TB, bin, dir string, args ...string) *ControlPlane {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	cp := &ControlPlane{DataDir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), args: args}
+	cp := &ControlPlane{DataDir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), bin: bin, args: args}
 	cp.start(t)
 	return cp
 }
 
 func (c *ControlPlane) start(t testing.TB) {
 	t.Helper()
-	c.Process = Start(t, nil, Kubicle(t), append([]string{"control-plane", "--data-dir", c.DataDir}, c.args...)...)
+	c.Process = Start(t, nil, c.bin, append([]string{"control-plane", "--data-dir", c.DataDir}, c.args...)...)
 	WaitReady(t, c.Kubeconfig, c.Process)
+	c.Ready = time.Now()
 }
 
 // Restart starts the control plane again from the same data directory and arguments;
