@@ -18,8 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/k3s-io/kine/pkg/drivers"
 	"github.com/k3s-io/kine/pkg/drivers/generic"
-	"github.com/k3s-io/kine/pkg/endpoint"
 	bolt "go.etcd.io/bbolt"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -106,6 +106,9 @@ func (o *Options) validateStore() []error {
 	switch {
 	case o.StoreEndpoint != "" && !strings.Contains(o.StoreEndpoint, "://"):
 		errs = append(errs, errors.New("--datastore-endpoint: expected scheme://…, e.g. postgres://user:pass@host/db"))
+	case o.StoreEndpoint != "" && !slices.Contains(databaseSchemes, strings.SplitN(o.StoreEndpoint, "://", 2)[0]):
+		errs = append(errs, fmt.Errorf("--datastore-endpoint: %s:// is not a database kubicle supports; use postgres://… or mysql://…",
+			strings.SplitN(o.StoreEndpoint, "://", 2)[0]))
 	case o.StoreEndpoint != "" && st != StoreDatabase:
 		onlyWith("--datastore-endpoint", StoreDatabase)
 	case o.StoreEndpoint != "" && o.DatabaseDriver != "":
@@ -170,6 +173,10 @@ func (o *Options) etcdTLSFlags() []namedFlag {
 	}
 	return out
 }
+
+// databaseSchemes are the data source name schemes of the database store (kine's
+// PostgreSQL and MySQL drivers, linked in kine.go).
+var databaseSchemes = []string{"postgres", "postgresql", "mysql"}
 
 // driverMatches reports whether a DSN scheme belongs to a database driver of the
 // config ("postgres" or "mysql").
@@ -238,25 +245,25 @@ func startKine(ctx context.Context, o *CompletedOptions) (*store, error) {
 		what = "SQLite database " + db
 	}
 	wg := &sync.WaitGroup{}
-	cfg := endpoint.Config{
-		WaitGroup: wg,
-		Listener:  "unix://" + socketPath(o.path("kine.sock")),
-		Endpoint:  dsn,
-		// kine's own CLI defaults; a zero Config is refused (NOTES.md).
-		NotifyInterval:      5 * time.Second,
-		EmulatedETCDVersion: "3.6.11",
-		CompactInterval:     5 * time.Minute,
-		CompactTimeout:      5 * time.Second,
-		CompactMinRetain:    1000,
-		CompactBatchSize:    1000,
-		PollBatchSize:       500,
-		PollInterval:        time.Second,
-		ConnectionPoolConfig: generic.ConnectionPoolConfig{
-			MaxIdle:     20,
-			MaxIdleTime: 2 * time.Minute,
+	url, err := serveKine(ctx, wg, kineOptions{
+		socket: socketPath(o.path("kine.sock")),
+		driver: drivers.Config{
+			Endpoint: dsn,
+			// kine's own CLI defaults; zero values are refused (NOTES.md).
+			CompactInterval:  5 * time.Minute,
+			CompactTimeout:   5 * time.Second,
+			CompactMinRetain: 1000,
+			CompactBatchSize: 1000,
+			PollBatchSize:    500,
+			PollInterval:     time.Second,
+			ConnectionPoolConfig: generic.ConnectionPoolConfig{
+				MaxIdle:     20,
+				MaxIdleTime: 2 * time.Minute,
+			},
 		},
-	}
-	etcd, err := endpoint.Listen(ctx, cfg)
+		notifyInterval:  5 * time.Second,
+		emulatedVersion: "3.6.11",
+	})
 	if err != nil {
 		return nil, fmt.Errorf("starting store (%s): %w", what, err)
 	}
@@ -266,7 +273,7 @@ func startKine(ctx context.Context, o *CompletedOptions) (*store, error) {
 		wg.Wait()
 		close(stopped)
 	}()
-	return &store{flags: []string{"--etcd-servers=" + strings.Join(etcd.Endpoints, ",")}, stopped: stopped}, nil
+	return &store{flags: []string{"--etcd-servers=" + url}, stopped: stopped}, nil
 }
 
 // pingDatabase checks that the database of a PostgreSQL or MySQL DSN accepts a

@@ -60,6 +60,12 @@ func TestStoreOptions(t *testing.T) {
 			want:  []string{`--datastore-endpoint: a mysql data source name, but the config's database driver is "postgres" (spec.controlPlane.backingStore.database.driver)`},
 		},
 		{
+			name:  "DSN of a kine driver kubicle does not offer",
+			set:   func(o *Options) { o.StoreEndpoint = "nats://nats:4222" },
+			store: StoreDatabase,
+			want:  []string{"--datastore-endpoint: nats:// is not a database kubicle supports; use postgres://… or mysql://…"},
+		},
+		{
 			name:  "postgresql scheme matches the postgres driver",
 			set:   func(o *Options) { o.StoreEndpoint, o.DatabaseDriver = "postgresql://db/vc", "postgres" },
 			store: StoreDatabase,
