@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -100,41 +101,34 @@ func binary(t testing.TB, env, name, pkg string) string {
 	return r.path
 }
 
-// Install copies the binary at src into a new temporary directory the way a package
-// manager, a download or an image layer puts it on disk (plain writes), and returns
-// the copy's path. A binary straight from the Go linker is different: the linker
-// writes it through a memory map, and on kernels whose page cache uses large folios
-// for such files a process maps all of it in 2 MB pages, which adds ~40 MB of file
-// pages to each process's RSS (docs/benchmarks.md).
-func Install(t testing.TB, src string) string {
+// ColdCopy copies the binary at src into a new temporary directory, writes it to disk
+// and drops the copy from the page cache, so the first process that runs it reads it
+// from disk: the state of a binary after a reboot, on a node that has just unpacked
+// an image, or once the kernel has reclaimed its pages. A binary straight from the Go
+// linker is in another state: the linker writes it through a memory map, the page
+// cache then holds it in large folios, and every process maps all of it, ~40 MB more
+// file-backed RSS per process for the same bytes (docs/benchmarks.md).
+func ColdCopy(t testing.TB, src string) string {
 	t.Helper()
-	in, err := os.Open(src)
+	data, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
 	dst := filepath.Join(t.TempDir(), filepath.Base(src))
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 1<<20)
-	for {
-		n, rerr := in.Read(buf)
-		if n > 0 {
-			if _, err := out.Write(buf[:n]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			t.Fatal(rerr)
-		}
-	}
-	if err := out.Close(); err != nil {
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
 		t.Fatal(err)
+	}
+	// Only clean pages can be dropped: write them out first.
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		t.Fatalf("dropping %s from the page cache: %v", dst, err)
 	}
 	return dst
 }
