@@ -224,18 +224,19 @@ func readLimit(path string) uint64 {
 	return v
 }
 
-// defaultGCPercent is the GOGC a control plane runs with unless the user set one: the
-// API server's live heap is ~80 MB idle, and with Go's default of 100 a busy process
-// sits at twice that; 50 trades a little collector CPU for a third less heap.
-const defaultGCPercent = 50
+// GCPercentControlPlane is the GOGC a virtual control plane runs with unless the user
+// set one: the API server's live heap is ~100 MB idle, and with Go's default of 100 a
+// busy process sits at twice that; 50 trades a little collector CPU for a third less
+// heap, which is what many control planes on one host need.
+const GCPercentControlPlane = 50
 
 // Tune sets up this process's memory management for a long-running control plane:
-// GOGC=50 unless GOGC is set, and, when idleTrim is true, Run in the background until
-// ctx is done, with the ceiling DefaultCeiling finds and its series registered with
-// reg (nil: none).
-func Tune(ctx context.Context, idleTrim bool, reg prometheus.Registerer) {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
+// GOGC=gcPercent unless GOGC is set (0 leaves Go's default), the ceiling
+// DefaultCeiling finds, and, when idleTrim is true, Run in the background until ctx is
+// done with its series registered with reg (nil: none).
+func Tune(ctx context.Context, gcPercent int, idleTrim bool, reg prometheus.Registerer) {
+	if gcPercent > 0 && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
 	}
 	ceiling := DefaultCeiling()
 	if ceiling > 0 {
