@@ -24,16 +24,20 @@ import (
 // Options tune the policy. The zero value of a field means its default.
 type Options struct {
 	// Interval is how often the runtime is sampled. Default 2 s: a process that starts
-	// working is released from the idle limit within one interval.
+	// working hard (BusyRate) is released from the idle limit within one interval.
 	Interval time.Duration
-	// IdleAfter is how long the allocation rate must stay below IdleRate before the
-	// process counts as idle. Default 20 s, so a pause between two kubectl commands
-	// does not trim.
+	// IdleAfter is the window over which the allocation rate is averaged: the process
+	// becomes idle once the average over the last IdleAfter is below IdleRate. Default
+	// 20 s, so a pause between two kubectl commands does not trim.
 	IdleAfter time.Duration
-	// IdleRate is the heap allocation rate, in bytes per second, below which the
-	// process is quiet. Default 4 MiB/s: an idle control plane allocates under 1 MiB/s
-	// (measured, docs/benchmarks.md); one syncing pods allocates tens of MiB/s.
+	// IdleRate is the average heap allocation rate, in bytes per second, below which
+	// the process is quiet. Default 4 MiB/s: an idle control plane allocates under
+	// 1 MiB/s, a Prometheus scrape of its /metrics about 5 MB (measured,
+	// docs/benchmarks.md); one syncing pods allocates tens of MiB/s.
 	IdleRate float64
+	// BusyRate is the allocation rate over one Interval that ends idleness at once.
+	// Default 16 MiB/s: well above a scrape's burst, well below real work.
+	BusyRate float64
 	// Headroom is how far above what the process retained right after the trim the
 	// idle limit sits, as a fraction of it. Default 0.1.
 	Headroom float64
@@ -61,6 +65,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.IdleRate <= 0 {
 		o.IdleRate = 4 << 20
+	}
+	if o.BusyRate <= 0 {
+		o.BusyRate = 16 << 20
 	}
 	if o.Headroom <= 0 {
 		o.Headroom = 0.1
@@ -104,12 +111,12 @@ type Decision struct {
 
 // Policy turns samples into decisions. Feed it every sample, in order.
 type Policy struct {
-	opts       Options
-	prev       Sample
-	started    bool
-	quietSince time.Time
-	idle       bool
-	limit      int64
+	opts Options
+	// window holds the samples of the last IdleAfter, oldest first, and one before
+	// them; it restarts whenever the process leaves idleness.
+	window []Sample
+	idle   bool
+	limit  int64
 }
 
 // NewPolicy returns a policy that starts out busy.
@@ -118,25 +125,33 @@ func NewPolicy(opts Options) *Policy {
 	return &Policy{opts: opts, limit: opts.Ceiling}
 }
 
+// rate is the allocation rate in bytes per second between two samples; 0 when they
+// are at the same instant.
+func rate(from, to Sample) float64 {
+	elapsed := to.At.Sub(from.At).Seconds()
+	if elapsed <= 0 || to.Allocated < from.Allocated {
+		return 0
+	}
+	return float64(to.Allocated-from.Allocated) / elapsed
+}
+
 // Observe takes the next sample and returns what to do.
 func (p *Policy) Observe(s Sample) Decision {
-	if !p.started {
-		p.started, p.prev, p.quietSince = true, s, s.At
+	if len(p.window) == 0 {
+		p.window = []Sample{s}
 		return Decision{Limit: p.opts.Ceiling}
 	}
-	prev := p.prev
-	p.prev = s
-	elapsed := s.At.Sub(prev.At)
-	var rate float64
-	if elapsed > 0 && s.Allocated >= prev.Allocated {
-		rate = float64(s.Allocated-prev.Allocated) / elapsed.Seconds()
+	prev := p.window[len(p.window)-1]
+	p.window = append(p.window, s)
+	// Keep one sample at or before the start of the window, so that it spans IdleAfter.
+	for len(p.window) > 2 && s.At.Sub(p.window[1].At) >= p.opts.IdleAfter {
+		p.window = p.window[1:]
 	}
-	if rate >= p.opts.IdleRate {
-		p.quietSince, p.idle, p.limit = s.At, false, p.opts.Ceiling
-		return Decision{Limit: p.limit}
-	}
+	first := p.window[0]
+	average := rate(first, s)
+
 	if !p.idle {
-		if s.At.Sub(p.quietSince) < p.opts.IdleAfter {
+		if s.At.Sub(first.At) < p.opts.IdleAfter || average >= p.opts.IdleRate {
 			return Decision{Limit: p.opts.Ceiling}
 		}
 		p.idle = true
@@ -144,7 +159,12 @@ func (p *Policy) Observe(s Sample) Decision {
 		// cannot give back; until then the ceiling stays.
 		return Decision{Limit: p.opts.Ceiling, Idle: true, Trim: true}
 	}
-	if cycles := s.GCCycles - prev.GCCycles; s.GCCycles > prev.GCCycles && elapsed < time.Duration(cycles)*p.opts.MinGCInterval {
+	if rate(prev, s) >= p.opts.BusyRate || average >= p.opts.IdleRate {
+		// Working again: no limit of ours, and idleness needs a whole quiet window anew.
+		p.idle, p.limit, p.window = false, p.opts.Ceiling, []Sample{s}
+		return Decision{Limit: p.limit}
+	}
+	if cycles := s.GCCycles - prev.GCCycles; s.GCCycles > prev.GCCycles && s.At.Sub(prev.At) < time.Duration(cycles)*p.opts.MinGCInterval {
 		// Collections come too often: the process needs more than the limit allows.
 		p.limit = p.above(s.Retained)
 	}
@@ -156,7 +176,8 @@ func (p *Policy) Observe(s Sample) Decision {
 // Observe it does not count the sample as a step in time.
 func (p *Policy) AfterTrim(s Sample) int64 {
 	p.limit = p.above(s.Retained)
-	p.prev.GCCycles = s.GCCycles // the trim's own collection is not the limit's doing
+	// The trim's own collection is not the limit's doing.
+	p.window[len(p.window)-1].GCCycles = s.GCCycles
 	return p.limit
 }
 

@@ -31,12 +31,12 @@ func TestPolicy(t *testing.T) {
 		steps   []step
 	}{
 		{
-			name: "busy at start, idle after 20 quiet seconds, trimmed once",
+			name: "busy at start, idle once the 20 s average is low, trimmed once",
 			steps: []step{
 				{at: 0, retainedMiB: 180, wantMiB: -1, why: "first sample: nothing to compare"},
 				{at: 2, allocMiB: 200, retainedMiB: 180, gcs: 1, wantMiB: -1, why: "100 MiB/s: busy"},
-				{at: 12, allocMiB: 5, retainedMiB: 180, wantMiB: -1, why: "quiet for 10 s only"},
-				{at: 22, allocMiB: 5, retainedMiB: 180, trimMiB: 160, wantMiB: 176, wantIdle: true, wantTrim: true, why: "160 retained + 16 MiB"},
+				{at: 12, allocMiB: 5, retainedMiB: 180, wantMiB: -1, why: "a window of 12 s only"},
+				{at: 22, allocMiB: 5, retainedMiB: 180, trimMiB: 160, wantMiB: 176, wantIdle: true, wantTrim: true, why: "0.5 MiB/s over 20 s; 160 retained + 16 MiB"},
 				{at: 24, allocMiB: 1, retainedMiB: 165, wantMiB: 176, wantIdle: true, why: "no second trim"},
 				{at: 44, allocMiB: 10, retainedMiB: 174, gcs: 1, wantMiB: 176, wantIdle: true, why: "one collection in 20 s is fine"},
 			},
@@ -51,13 +51,28 @@ func TestPolicy(t *testing.T) {
 			},
 		},
 		{
-			name: "a burst ends idleness at once; idleness needs a new quiet period",
+			name: "a scrape-sized burst keeps idleness; a large burst ends it and needs a new quiet window",
 			steps: []step{
 				{at: 0, retainedMiB: 180, wantMiB: -1},
 				{at: 20, allocMiB: 10, retainedMiB: 180, trimMiB: 160, wantMiB: 176, wantIdle: true, wantTrim: true},
-				{at: 22, allocMiB: 9, retainedMiB: 176, gcs: 3, wantMiB: -1, why: "4.5 MiB/s is above the idle rate"},
-				{at: 30, allocMiB: 1, retainedMiB: 200, wantMiB: -1},
-				{at: 42, allocMiB: 1, retainedMiB: 200, trimMiB: 170, wantMiB: 187, wantIdle: true, wantTrim: true, why: "20 s after the burst"},
+				{at: 22, allocMiB: 10, retainedMiB: 176, wantMiB: 176, wantIdle: true, why: "5 MiB/s for 2 s, 0.9 MiB/s on average"},
+				{at: 24, allocMiB: 40, retainedMiB: 176, gcs: 3, wantMiB: -1, why: "20 MiB/s is above the busy rate"},
+				{at: 30, allocMiB: 1, retainedMiB: 200, wantMiB: -1, why: "quiet for 6 s only"},
+				{at: 44, allocMiB: 1, retainedMiB: 200, trimMiB: 170, wantMiB: 187, wantIdle: true, wantTrim: true, why: "a whole quiet window after the burst"},
+			},
+		},
+		{
+			name: "steady moderate work ends idleness through the average",
+			steps: []step{
+				{at: 0, retainedMiB: 180, wantMiB: -1},
+				{at: 20, retainedMiB: 180, trimMiB: 160, wantMiB: 176, wantIdle: true, wantTrim: true},
+				{at: 22, allocMiB: 20, retainedMiB: 170, wantMiB: 176, wantIdle: true, why: "10 MiB/s: below the busy rate"},
+				{at: 24, allocMiB: 20, retainedMiB: 170, wantMiB: 176, wantIdle: true},
+				{at: 26, allocMiB: 20, retainedMiB: 170, wantMiB: 176, wantIdle: true},
+				{at: 28, allocMiB: 20, retainedMiB: 170, wantMiB: 176, wantIdle: true},
+				{at: 30, allocMiB: 20, retainedMiB: 170, wantMiB: 176, wantIdle: true},
+				{at: 32, allocMiB: 20, retainedMiB: 170, wantMiB: 176, wantIdle: true, why: "3.75 MiB/s on average"},
+				{at: 34, allocMiB: 20, retainedMiB: 170, wantMiB: -1, why: "4.1 MiB/s on average"},
 			},
 		},
 		{
@@ -78,12 +93,13 @@ func TestPolicy(t *testing.T) {
 		},
 		{
 			name: "options: shorter idle period, lower idle rate, more headroom",
-			opts: Options{IdleAfter: 5 * time.Second, IdleRate: mib, Headroom: 0.5, MinHeadroom: mib, MinGCInterval: time.Second},
+			opts: Options{IdleAfter: 5 * time.Second, IdleRate: mib, BusyRate: 2 * mib, Headroom: 0.5, MinHeadroom: mib, MinGCInterval: time.Second},
 			steps: []step{
 				{at: 0, retainedMiB: 60, wantMiB: -1},
-				{at: 2, allocMiB: 3, retainedMiB: 60, wantMiB: -1, why: "1.5 MiB/s is busy here"},
-				{at: 7, allocMiB: 1, retainedMiB: 60, trimMiB: 50, wantMiB: 75, wantIdle: true, wantTrim: true},
+				{at: 2, allocMiB: 3, retainedMiB: 60, wantMiB: -1, why: "a window of 2 s only"},
+				{at: 7, allocMiB: 1, retainedMiB: 60, trimMiB: 50, wantMiB: 75, wantIdle: true, wantTrim: true, why: "0.2 MiB/s over the last 5 s"},
 				{at: 9, retainedMiB: 74, gcs: 1, wantMiB: 75, wantIdle: true, why: "one collection in 2 s is within a 1 s minimum"},
+				{at: 10, allocMiB: 3, retainedMiB: 74, wantMiB: -1, why: "3 MiB/s is busy here"},
 			},
 		},
 		{
