@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/rest"
-	apiserverapp "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	apiserveroptions "k8s.io/kubernetes/cmd/kube-apiserver/app/options"
 	cmapp "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	cmoptions "k8s.io/kubernetes/cmd/kube-controller-manager/app/options"
@@ -116,7 +115,7 @@ func runAPIServer(ctx context.Context, args []string, ln net.Listener, port int,
 		_ = ln.Close()
 		return utilerrors.NewAggregate(errs)
 	}
-	return apiserverapp.Run(ctx, completed)
+	return runKubeAPIServer(ctx, completed)
 }
 
 func controllerManagerArgs(o *CompletedOptions, b *pki.Bundle, kubeconfigPath string) []string {
