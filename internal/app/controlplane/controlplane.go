@@ -29,7 +29,6 @@ kubeconfig is written to DIR/kubeconfig. All state stays in DIR, so a restart, e
 kill -9, keeps every object. SIGTERM stops it cleanly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			memlimit.Tune(cmd.Context(), memlimit.GCPercentControlPlane, idleTrim, legacyregistry.Registerer())
 			if configFile != "" {
 				vc, err := config.LoadFile(configFile)
 				if err != nil {
@@ -42,6 +41,7 @@ kill -9, keeps every object. SIGTERM stops it cleanly.`,
 				return err
 			}
 			server := cp.New(completed)
+			memlimit.Tune(cmd.Context(), memlimit.GCPercentControlPlane, server.Ready(), idleTrim, legacyregistry.Registerer())
 			go func() {
 				select {
 				case <-server.Ready():

@@ -117,7 +117,7 @@ func upForeground(ctx context.Context, streams cli.Streams, opts *hostsim.Option
 	}()
 	// The host is one per machine and carries every tenant's pods: Go's default GOGC
 	// keeps its collector's CPU out of the way of the workloads it simulates.
-	memlimit.Tune(ctx, 0, f.idleTrim, legacyregistry.Registerer())
+	memlimit.Tune(ctx, 0, nil, f.idleTrim, legacyregistry.Registerer())
 	fmt.Fprintf(streams.ErrOut, "Starting embedded host (%d nodes, %d GPU nodes); logs: %s\n", opts.Nodes, opts.GPUNodes, paths.Log())
 	err = hostsim.Run(ctx, opts, logFile, func(info hostsim.Info) error {
 		target := ""
