@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/kubernetes"
@@ -173,11 +175,15 @@ type reconcileTask struct {
 // upstream's hook does. It returns an error naming what failed after trying all.
 func ensureRBACPolicy(ctx context.Context, client kubernetes.Interface, p policyData) error {
 	rbac := client.RbacV1()
-	// The store answers before anything is written (upstream checks the same).
-	if _, err := rbac.ClusterRoles().List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+	// One list per kind and namespace answers the first Get of each object, instead of
+	// ~140 requests; listing also shows that the store answers before anything is
+	// written (upstream lists for that too).
+	clusterRoles, err := rbac.ClusterRoles().List(ctx, metav1.ListOptions{})
+	if err != nil {
 		return fmt.Errorf("listing clusterroles: %w", err)
 	}
-	if _, err := rbac.ClusterRoleBindings().List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+	clusterRoleBindings, err := rbac.ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	if err != nil {
 		return fmt.Errorf("listing clusterrolebindings: %w", err)
 	}
 	if err := primeAggregatedClusterRoles(ctx, p.rolesToAggregate, rbac); err != nil {
@@ -186,12 +192,56 @@ func ensureRBACPolicy(ctx context.Context, client kubernetes.Interface, p policy
 	if err := primeSplitClusterRoleBindings(ctx, p.bindingsToSplit, rbac); err != nil {
 		return fmt.Errorf("priming split clusterrolebindings: %w", err)
 	}
+	// Priming may have created objects the lists do not hold; the snapshot must not
+	// answer NotFound for them.
+	primedRoles, primedBindings := map[string]bool{}, map[string]bool{}
+	for _, n := range p.rolesToAggregate {
+		primedRoles["/"+n] = true
+	}
+	for _, b := range p.bindingsToSplit {
+		primedBindings["/"+b.Name] = true
+	}
+
+	clusterRoleSnap := newSnapshot[reconciliation.RuleOwner](rbacv1.Resource("clusterroles"), primedRoles)
+	for i := range clusterRoles.Items {
+		clusterRoleSnap.add("", clusterRoles.Items[i].Name, reconciliation.ClusterRoleRuleOwner{ClusterRole: &clusterRoles.Items[i]})
+	}
+	clusterBindingSnap := newSnapshot[reconciliation.RoleBinding](rbacv1.Resource("clusterrolebindings"), primedBindings)
+	for i := range clusterRoleBindings.Items {
+		b := &clusterRoleBindings.Items[i]
+		clusterBindingSnap.add("", b.Name, reconciliation.ClusterRoleBindingAdapter{ClusterRoleBinding: b})
+	}
+	roleSnap := newSnapshot[reconciliation.RuleOwner](rbacv1.Resource("roles"), nil)
+	bindingSnap := newSnapshot[reconciliation.RoleBinding](rbacv1.Resource("rolebindings"), nil)
+	for ns := range p.roles {
+		list, err := rbac.Roles(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("listing roles in %s: %w", ns, err)
+		}
+		for i := range list.Items {
+			roleSnap.add(ns, list.Items[i].Name, reconciliation.RoleRuleOwner{Role: &list.Items[i]})
+		}
+	}
+	for ns := range p.roleBindings {
+		list, err := rbac.RoleBindings(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("listing rolebindings in %s: %w", ns, err)
+		}
+		for i := range list.Items {
+			bindingSnap.add(ns, list.Items[i].Name, reconciliation.RoleBindingAdapter{RoleBinding: &list.Items[i]})
+		}
+	}
+	namespaces := client.CoreV1().Namespaces()
+	clusterRoleClient := cachedRoles{reconciliation.ClusterRoleModifier{Client: rbac.ClusterRoles()}, clusterRoleSnap}
+	roleClient := cachedRoles{reconciliation.RoleModifier{Client: rbac, NamespaceClient: namespaces}, roleSnap}
+	clusterBindingClient := cachedBindings{reconciliation.ClusterRoleBindingClientAdapter{Client: rbac.ClusterRoleBindings()}, clusterBindingSnap}
+	bindingClient := cachedBindings{reconciliation.RoleBindingClientAdapter{Client: rbac, NamespaceClient: namespaces}, bindingSnap}
 
 	var tasks []reconcileTask
 	for i := range p.clusterRoles {
 		o := reconciliation.ReconcileRoleOptions{
 			Role:    reconciliation.ClusterRoleRuleOwner{ClusterRole: &p.clusterRoles[i]},
-			Client:  reconciliation.ClusterRoleModifier{Client: rbac.ClusterRoles()},
+			Client:  clusterRoleClient,
 			Confirm: true,
 		}
 		tasks = append(tasks, roleTask("clusterrole", p.clusterRoles[i].Name, o))
@@ -199,7 +249,7 @@ func ensureRBACPolicy(ctx context.Context, client kubernetes.Interface, p policy
 	for i := range p.clusterRoleBindings {
 		o := reconciliation.ReconcileRoleBindingOptions{
 			RoleBinding: reconciliation.ClusterRoleBindingAdapter{ClusterRoleBinding: &p.clusterRoleBindings[i]},
-			Client:      reconciliation.ClusterRoleBindingClientAdapter{Client: rbac.ClusterRoleBindings()},
+			Client:      clusterBindingClient,
 			Confirm:     true,
 		}
 		tasks = append(tasks, bindingTask("clusterrolebinding", p.clusterRoleBindings[i].Name, o))
@@ -208,7 +258,7 @@ func ensureRBACPolicy(ctx context.Context, client kubernetes.Interface, p policy
 		for i := range roles {
 			o := reconciliation.ReconcileRoleOptions{
 				Role:    reconciliation.RoleRuleOwner{Role: &roles[i]},
-				Client:  reconciliation.RoleModifier{Client: rbac, NamespaceClient: client.CoreV1().Namespaces()},
+				Client:  roleClient,
 				Confirm: true,
 			}
 			tasks = append(tasks, roleTask("role", ns+"/"+roles[i].Name, o))
@@ -218,13 +268,78 @@ func ensureRBACPolicy(ctx context.Context, client kubernetes.Interface, p policy
 		for i := range bindings {
 			o := reconciliation.ReconcileRoleBindingOptions{
 				RoleBinding: reconciliation.RoleBindingAdapter{RoleBinding: &bindings[i]},
-				Client:      reconciliation.RoleBindingClientAdapter{Client: rbac, NamespaceClient: client.CoreV1().Namespaces()},
+				Client:      bindingClient,
 				Confirm:     true,
 			}
 			tasks = append(tasks, bindingTask("rolebinding", ns+"/"+bindings[i].Name, o))
 		}
 	}
 	return runTasks(ctx, tasks, bootstrapWorkers)
+}
+
+// snapshot answers the first Get of each object from lists taken at the start of a
+// pass (NotFound when the lists did not hold it); every later Get of the same object,
+// which reconciliation makes after a conflict or a lost race, goes to the API server.
+// Keys are namespace/name; cluster-scoped objects have an empty namespace.
+type snapshot[T any] struct {
+	gr    schema.GroupResource
+	mu    sync.Mutex
+	items map[string]T
+	// used holds the keys already answered, and keys the lists cannot vouch for.
+	used map[string]bool
+}
+
+func newSnapshot[T any](gr schema.GroupResource, skip map[string]bool) *snapshot[T] {
+	used := maps.Clone(skip)
+	if used == nil {
+		used = map[string]bool{}
+	}
+	return &snapshot[T]{gr: gr, items: map[string]T{}, used: used}
+}
+
+func (s *snapshot[T]) add(namespace, name string, v T) { s.items[namespace+"/"+name] = v }
+
+// first answers the first Get of namespace/name; ok is false for any later one.
+func (s *snapshot[T]) first(namespace, name string) (v T, ok bool, err error) {
+	key := namespace + "/" + name
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.used[key] {
+		return v, false, nil
+	}
+	s.used[key] = true
+	if v, found := s.items[key]; found {
+		return v, true, nil
+	}
+	return v, true, apierrors.NewNotFound(s.gr, name)
+}
+
+// cachedRoles is a role or clusterrole client whose first Get comes from a snapshot.
+type cachedRoles struct {
+	reconciliation.RuleOwnerModifier
+	snap *snapshot[reconciliation.RuleOwner]
+}
+
+// Get answers from the snapshot once per object, then from the API server.
+func (c cachedRoles) Get(namespace, name string) (reconciliation.RuleOwner, error) {
+	if v, ok, err := c.snap.first(namespace, name); ok {
+		return v, err
+	}
+	return c.RuleOwnerModifier.Get(namespace, name)
+}
+
+// cachedBindings is cachedRoles for role bindings and cluster role bindings.
+type cachedBindings struct {
+	reconciliation.RoleBindingModifier
+	snap *snapshot[reconciliation.RoleBinding]
+}
+
+// Get answers from the snapshot once per object, then from the API server.
+func (c cachedBindings) Get(namespace, name string) (reconciliation.RoleBinding, error) {
+	if v, ok, err := c.snap.first(namespace, name); ok {
+		return v, err
+	}
+	return c.RoleBindingModifier.Get(namespace, name)
 }
 
 func roleTask(kind, name string, o reconciliation.ReconcileRoleOptions) reconcileTask {
