@@ -246,3 +246,24 @@ func TestRunTasks(t *testing.T) {
 		t.Errorf("ran %d times, want 22 (20 tasks, 2 retries of the conflict)", got)
 	}
 }
+
+// TestSnapshotAnswersFirstGetOnly checks the snapshot's rules: the first Get of an
+// object it holds returns it, of one it lacks NotFound, of one it was told to skip
+// nothing; every later Get of the same object is left to the API server.
+func TestSnapshotAnswersFirstGetOnly(t *testing.T) {
+	t.Parallel()
+	s := newSnapshot[string](rbacv1.Resource("clusterroles"), map[string]bool{"/primed": true})
+	s.add("", "admin", "admin's")
+	if v, ok, err := s.first("", "admin"); !ok || err != nil || v != "admin's" {
+		t.Errorf("first Get of a listed object = %q, %v, %v", v, ok, err)
+	}
+	if _, ok, _ := s.first("", "admin"); ok {
+		t.Error("the second Get of an object was answered from the snapshot")
+	}
+	if _, ok, err := s.first("kube-system", "admin"); !ok || !apierrors.IsNotFound(err) {
+		t.Errorf("first Get of an unlisted object = %v, %v; want NotFound", ok, err)
+	}
+	if _, ok, _ := s.first("", "primed"); ok {
+		t.Error("a skipped object was answered from the snapshot")
+	}
+}
