@@ -50,9 +50,10 @@ func startTimed(b *testing.B, dir string) (*testenv.ControlPlane, float64) {
 // processes, and anonymous memory is what each additional control plane really costs.
 //
 // The file-backed part depends on how the binary came into the page cache, so there
-// are three cases: "from-disk" runs a copy of $KUBICLE_BIN that is read from disk
+// are four cases: "from-disk" runs a copy of $KUBICLE_BIN that is read from disk
 // (testenv.ColdCopy), as a binary is after a reboot or on a node that unpacked an
-// image; "as-built" runs $KUBICLE_BIN itself, which right after `make build` is still
+// image; "installed" runs a copy written with write(2) and still in the page cache
+// (testenv.InstalledCopy), as cp, install or a download leave it; "as-built" runs $KUBICLE_BIN itself, which right after `make build` is still
 // in the page cache as the Go linker wrote it, in large folios that each process maps
 // whole; "no-idle-trim" is from-disk with --idle-memory-trim=false, to show what
 // internal/memlimit saves.
@@ -63,6 +64,7 @@ func BenchmarkControlPlaneIdleMemory(b *testing.B) {
 		args      []string
 	}{
 		{"from-disk", testenv.ColdCopy(b, asBuilt), nil},
+		{"installed", testenv.InstalledCopy(b, asBuilt), nil},
 		{"as-built", asBuilt, nil},
 		{"no-idle-trim", testenv.ColdCopy(b, asBuilt), []string{"--idle-memory-trim=false"}},
 	}

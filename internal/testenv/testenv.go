@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,29 +107,46 @@ func binary(t testing.TB, env, name, pkg string) string {
 // from disk: the state of a binary after a reboot, on a node that has just unpacked
 // an image, or once the kernel has reclaimed its pages. A binary straight from the Go
 // linker is in another state: the linker writes it through a memory map, the page
-// cache then holds it in large folios, and every process maps all of it, ~40 MB more
-// file-backed RSS per process for the same bytes (docs/benchmarks.md).
+// cache then holds it in large folios, and every process maps all of it, ~30–40 MB
+// more file-backed RSS per process for the same bytes (docs/benchmarks.md).
 func ColdCopy(t testing.TB, src string) string {
 	t.Helper()
-	data, err := os.ReadFile(src)
+	return copyBinary(t, src, true)
+}
+
+// InstalledCopy copies the binary at src into a new temporary directory the way cp(1)
+// does (io.Copy between files: copy_file_range(2) on Linux) and leaves it in the page
+// cache: the state of a binary that was just installed.
+func InstalledCopy(t testing.TB, src string) string {
+	t.Helper()
+	return copyBinary(t, src, false)
+}
+
+// copyBinary copies src; drop writes it to disk and drops it from the page cache.
+func copyBinary(t testing.TB, src string, drop bool) string {
+	t.Helper()
+	in, err := os.Open(src)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer in.Close()
 	dst := filepath.Join(t.TempDir(), filepath.Base(src))
 	f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := f.Write(data); err != nil {
+	if _, err := io.Copy(f, in); err != nil {
 		t.Fatal(err)
 	}
 	// Only clean pages can be dropped: write them out first.
 	if err := f.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		t.Fatalf("dropping %s from the page cache: %v", dst, err)
+	if drop {
+		if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+			t.Fatalf("dropping %s from the page cache: %v", dst, err)
+		}
 	}
 	return dst
 }
