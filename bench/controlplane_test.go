@@ -52,11 +52,11 @@ func startTimed(b *testing.B, dir string) (*testenv.ControlPlane, float64) {
 // The file-backed part depends on how the binary came into the page cache, so there
 // are four cases: "from-disk" runs a copy of $KUBICLE_BIN that is read from disk
 // (testenv.ColdCopy), as a binary is after a reboot or on a node that unpacked an
-// image; "installed" runs a copy written with write(2) and still in the page cache
-// (testenv.InstalledCopy), as cp, install or a download leave it; "as-built" runs $KUBICLE_BIN itself, which right after `make build` is still
-// in the page cache as the Go linker wrote it, in large folios that each process maps
-// whole; "no-idle-trim" is from-disk with --idle-memory-trim=false, to show what
-// internal/memlimit saves.
+// image; "installed" runs a copy made as cp(1) makes it and still in the page cache
+// (testenv.InstalledCopy); "as-built" runs $KUBICLE_BIN itself, which right after
+// `make build` is still in the page cache as the Go linker wrote it, in large folios
+// that each process maps whole; "no-idle-trim" is from-disk with
+// --idle-memory-trim=false, to show what internal/memlimit saves.
 func BenchmarkControlPlaneIdleMemory(b *testing.B) {
 	asBuilt := testenv.Kubicle(b)
 	cases := []struct {
