@@ -70,13 +70,32 @@ func apiServerArgs(o *CompletedOptions, b *pki.Bundle, storeFlags []string) []st
 	if ip := net.ParseIP(o.Host); ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() {
 		args = append(args, "--advertise-address="+o.Host)
 	}
-	return append(args, prefixFlags(o.APIServerArgs)...)
+	return mergeFlags(args, o.APIServerArgs)
 }
 
-func prefixFlags(extra []string) []string {
-	out := make([]string, 0, len(extra))
+// mergeFlags returns defaults with the user's extra flags (name=value, with or
+// without leading dashes) after them; an extra flag replaces every default of the same
+// name, as k3s's and kubeadm's extra arguments do. Appending alone would not let a
+// user change a list flag: pflag adds a repeated list flag's values to the earlier
+// ones (--authorization-mode=Node,RBAC then AlwaysAllow would mean all three). A user
+// who names a flag several times passes all those values.
+func mergeFlags(defaults, extra []string) []string {
+	name := func(flag string) string {
+		n, _, _ := strings.Cut(strings.TrimLeft(flag, "-"), "=")
+		return n
+	}
+	replaced := map[string]bool{}
 	for _, a := range extra {
-		out = append(out, "--"+strings.TrimPrefix(a, "--"))
+		replaced[name(a)] = true
+	}
+	out := make([]string, 0, len(defaults)+len(extra))
+	for _, d := range defaults {
+		if !replaced[name(d)] {
+			out = append(out, d)
+		}
+	}
+	for _, a := range extra {
+		out = append(out, "--"+strings.TrimLeft(a, "-"))
 	}
 	return out
 }
@@ -138,7 +157,7 @@ func controllerManagerArgs(o *CompletedOptions, b *pki.Bundle, kubeconfigPath st
 		"--service-cluster-ip-range=" + o.ServiceCIDR,
 		"--profiling=false",
 	}
-	return append(args, prefixFlags(o.ControllerManagerArgs)...)
+	return mergeFlags(args, o.ControllerManagerArgs)
 }
 
 // runControllerManager runs kube-controller-manager until ctx is cancelled.

@@ -75,9 +75,10 @@ type Options struct {
 	EtcdPrefix string
 	// ContextName names the cluster, user and context in DataDir/kubeconfig.
 	ContextName string
-	// APIServerArgs are extra kube-apiserver flags (--name=value), applied last.
+	// APIServerArgs are extra kube-apiserver flags (name=value); each replaces
+	// kubicle's flags of the same name.
 	APIServerArgs []string
-	// ControllerManagerArgs are extra kube-controller-manager flags, applied last.
+	// ControllerManagerArgs are extra kube-controller-manager flags, as APIServerArgs.
 	ControllerManagerArgs []string
 
 	// Name is the virtual cluster's name; it names its host objects.
@@ -132,14 +133,14 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.EtcdKeyFile, "etcd-keyfile", o.EtcdKeyFile, "Client key for the external etcd")
 	fs.StringVar(&o.EtcdPrefix, "etcd-prefix", o.EtcdPrefix, "Key prefix in the external etcd; default: /registry")
 	fs.StringVar(&o.ContextName, "context-name", o.ContextName, "Name of the context in DATA_DIR/kubeconfig")
-	fs.StringSliceVar(&o.APIServerArgs, "kube-apiserver-arg", o.APIServerArgs, "Extra kube-apiserver flag (name=value), repeatable")
+	fs.StringArrayVar(&o.APIServerArgs, "kube-apiserver-arg", o.APIServerArgs, "Extra kube-apiserver flag (name=value; commas stay in the value), repeatable; replaces kubicle's flag of that name")
 	fs.StringVar(&o.Name, "name", o.Name, "Name of the virtual cluster (names its host objects)")
 	fs.StringVar(&o.HostKubeconfig, "host-kubeconfig", o.HostKubeconfig, "Kubeconfig of the host cluster; with --host-namespace it starts the syncer")
 	fs.StringVar(&o.HostNamespace, "host-namespace", o.HostNamespace, "Host namespace for the virtual cluster's synced objects")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", o.MetricsListen, "Address for plain-HTTP /metrics (e.g. 127.0.0.1:9090); empty: off")
 	fs.StringVar(&o.DNSListen, "dns-listen", o.DNSListen, "Address (UDP and TCP) of the virtual cluster's DNS server; default: the --listen host, port 0 picks a free port once and keeps it")
 	fs.StringSliceVar(&o.DNSUpstreams, "dns-upstream", o.DNSUpstreams, "Resolver (IP or IP:port) for names outside the cluster domain, repeatable; default: the nameservers of /etc/resolv.conf")
-	fs.StringSliceVar(&o.ControllerManagerArgs, "kube-controller-manager-arg", o.ControllerManagerArgs, "Extra kube-controller-manager flag (name=value), repeatable")
+	fs.StringArrayVar(&o.ControllerManagerArgs, "kube-controller-manager-arg", o.ControllerManagerArgs, "Extra kube-controller-manager flag (name=value; commas stay in the value), repeatable; replaces kubicle's flag of that name")
 }
 
 // ApplyConfig fills what the VirtualCluster vc says into options the user did not set

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 func TestValidateReportsEveryProblem(t *testing.T) {
@@ -128,5 +130,36 @@ func TestSocketPathFitsUnixLimit(t *testing.T) {
 	got := socketPath(long)
 	if len(got) >= 100 || got != socketPath(long) {
 		t.Fatalf("long socket path %q: not shortened deterministically", got)
+	}
+}
+
+func TestMergeFlags(t *testing.T) {
+	t.Parallel()
+	defaults := []string{"--authorization-mode=Node,RBAC", "--secure-port=6443", "--service-account-key-file=a.pub"}
+	got := mergeFlags(defaults, []string{"authorization-mode=AlwaysAllow", "--v=2", "service-account-key-file=a.pub", "service-account-key-file=b.pub"})
+	want := []string{"--secure-port=6443", "--authorization-mode=AlwaysAllow", "--v=2", "--service-account-key-file=a.pub", "--service-account-key-file=b.pub"}
+	if !slices.Equal(got, want) {
+		t.Errorf("mergeFlags = %q, want %q", got, want)
+	}
+	if got := mergeFlags(defaults, nil); !slices.Equal(got, defaults) {
+		t.Errorf("no extra flags: %q", got)
+	}
+}
+
+// TestExtraFlagsKeepCommas checks that --kube-apiserver-arg takes a value with
+// commas whole (a list flag of kube-apiserver), instead of splitting it.
+func TestExtraFlagsKeepCommas(t *testing.T) {
+	t.Parallel()
+	o := NewOptions()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	if err := fs.Parse([]string{"--kube-apiserver-arg=runtime-config=a/v1=true,b/v1=false", "--kube-controller-manager-arg=controllers=*,-ttl-controller"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"runtime-config=a/v1=true,b/v1=false"}; !slices.Equal(o.APIServerArgs, want) {
+		t.Errorf("APIServerArgs = %q, want %q", o.APIServerArgs, want)
+	}
+	if want := []string{"controllers=*,-ttl-controller"}; !slices.Equal(o.ControllerManagerArgs, want) {
+		t.Errorf("ControllerManagerArgs = %q, want %q", o.ControllerManagerArgs, want)
 	}
 }
