@@ -95,6 +95,38 @@ func TestBootstrapPolicy(t *testing.T) {
 	}
 }
 
+// TestBootstrapWithoutRBAC starts a control plane whose user replaced its
+// authorization modes with AlwaysAllow: no RBAC objects are bootstrapped (upstream
+// writes none without the RBAC authorizer either), the system priority classes are,
+// and the control plane is ready and usable.
+func TestBootstrapWithoutRBAC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a control plane")
+	}
+	cp := testenv.StartControlPlane(t, "", "--kube-apiserver-arg=authorization-mode=AlwaysAllow")
+	client := fastClient(t, cp.Kubeconfig)
+	ctx := context.Background()
+	roles, err := client.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{})
+	must(t, err)
+	if len(roles.Items) != 0 {
+		t.Errorf("without the RBAC authorizer, %d clusterroles were created", len(roles.Items))
+	}
+	for _, pc := range schedulingapiv1.SystemPriorityClasses() {
+		if _, err := client.SchedulingV1().PriorityClasses().Get(ctx, pc.Name, metav1.GetOptions{}); err != nil {
+			t.Errorf("priorityclass %s: %v", pc.Name, err)
+		}
+	}
+	readyz, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").Param("verbose", "").DoRaw(ctx)
+	must(t, err)
+	if strings.Contains(string(readyz), "rbac") {
+		t.Errorf("an RBAC bootstrap hook ran without RBAC:\n%s", readyz)
+	}
+	// Anyone may do anything: the user's authorization mode replaced kubicle's.
+	if got := cp.Kubectl(t, "auth", "can-i", "delete", "nodes", "--as", "nobody"); strings.TrimSpace(got) != "yes" {
+		t.Errorf("with AlwaysAllow, nobody may delete nodes: %q", got)
+	}
+}
+
 // TestReplaceBootstrapHooks checks which hooks are replaced: both by default, the
 // RBAC one not when upstream has disabled its own (RBAC is not an authorization mode),
 // the priority-class one not when the scheduling API is off.
