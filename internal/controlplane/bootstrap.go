@@ -126,10 +126,11 @@ func bootstrapUntilDone(hc genericapiserver.PostStartHookContext, what string, p
 		return true, nil
 	})
 	if err != nil && hc.Err() == nil {
-		if errors.Is(err, last) {
+		// A permanent error ends the poll with itself; a timeout says nothing of why.
+		if last == nil || errors.Is(last, err) {
 			return fmt.Errorf("unable to initialize %s: %w", what, err)
 		}
-		return fmt.Errorf("unable to initialize %s: %w", what, errors.Join(err, last))
+		return fmt.Errorf("unable to initialize %s: %w (last attempt: %v)", what, err, last)
 	}
 	return nil
 }
@@ -299,19 +300,22 @@ func newSnapshot[T any](gr schema.GroupResource, skip map[string]bool) *snapshot
 
 func (s *snapshot[T]) add(namespace, name string, v T) { s.items[namespace+"/"+name] = v }
 
-// first answers the first Get of namespace/name; ok is false for any later one.
-func (s *snapshot[T]) first(namespace, name string) (v T, ok bool, err error) {
+// get answers the first Get of namespace/name from the snapshot and every later one
+// with live.
+func (s *snapshot[T]) get(namespace, name string, live func(namespace, name string) (T, error)) (T, error) {
 	key := namespace + "/" + name
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.used[key] {
-		return v, false, nil
-	}
+	used := s.used[key]
 	s.used[key] = true
-	if v, found := s.items[key]; found {
-		return v, true, nil
+	v, found := s.items[key]
+	s.mu.Unlock()
+	switch {
+	case used:
+		return live(namespace, name)
+	case found:
+		return v, nil
 	}
-	return v, true, apierrors.NewNotFound(s.gr, name)
+	return v, apierrors.NewNotFound(s.gr, name)
 }
 
 // cachedRoles is a role or clusterrole client whose first Get comes from a snapshot.
@@ -322,10 +326,7 @@ type cachedRoles struct {
 
 // Get answers from the snapshot once per object, then from the API server.
 func (c cachedRoles) Get(namespace, name string) (reconciliation.RuleOwner, error) {
-	if v, ok, err := c.snap.first(namespace, name); ok {
-		return v, err
-	}
-	return c.RuleOwnerModifier.Get(namespace, name)
+	return c.snap.get(namespace, name, c.RuleOwnerModifier.Get)
 }
 
 // cachedBindings is cachedRoles for role bindings and cluster role bindings.
@@ -336,10 +337,7 @@ type cachedBindings struct {
 
 // Get answers from the snapshot once per object, then from the API server.
 func (c cachedBindings) Get(namespace, name string) (reconciliation.RoleBinding, error) {
-	if v, ok, err := c.snap.first(namespace, name); ok {
-		return v, err
-	}
-	return c.RoleBindingModifier.Get(namespace, name)
+	return c.snap.get(namespace, name, c.RoleBindingModifier.Get)
 }
 
 func roleTask(kind, name string, o reconciliation.ReconcileRoleOptions) reconcileTask {

@@ -22,6 +22,7 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/component-helpers/auth/rbac/reconciliation"
 	rbacvalidation "k8s.io/component-helpers/auth/rbac/validation"
 	schedulingapiv1 "k8s.io/kubernetes/pkg/apis/scheduling/v1"
@@ -280,22 +281,58 @@ func TestRunTasks(t *testing.T) {
 }
 
 // TestSnapshotAnswersFirstGetOnly checks the snapshot's rules: the first Get of an
-// object it holds returns it, of one it lacks NotFound, of one it was told to skip
-// nothing; every later Get of the same object is left to the API server.
+// object it holds returns it, of one it lacks NotFound, of one it was told to skip the
+// API server's answer; every later Get of the same object is the API server's.
 func TestSnapshotAnswersFirstGetOnly(t *testing.T) {
 	t.Parallel()
 	s := newSnapshot[string](rbacv1.Resource("clusterroles"), map[string]bool{"/primed": true})
-	s.add("", "admin", "admin's")
-	if v, ok, err := s.first("", "admin"); !ok || err != nil || v != "admin's" {
-		t.Errorf("first Get of a listed object = %q, %v, %v", v, ok, err)
+	s.add("", "admin", "listed")
+	live := func(ns, name string) (string, error) { return "live " + ns + "/" + name, nil }
+	for _, tc := range []struct {
+		ns, name, want string
+		notFound       bool
+	}{
+		{name: "admin", want: "listed"},
+		{name: "admin", want: "live /admin"},
+		{ns: "kube-system", name: "admin", notFound: true},
+		{ns: "kube-system", name: "admin", want: "live kube-system/admin"},
+		{name: "primed", want: "live /primed"},
+	} {
+		got, err := s.get(tc.ns, tc.name, live)
+		if tc.notFound != apierrors.IsNotFound(err) || (!tc.notFound && (err != nil || got != tc.want)) {
+			t.Errorf("get(%q, %q) = %q, %v; want %q (NotFound: %v)", tc.ns, tc.name, got, err, tc.want, tc.notFound)
+		}
 	}
-	if _, ok, _ := s.first("", "admin"); ok {
-		t.Error("the second Get of an object was answered from the snapshot")
+}
+
+// TestBootstrapUntilDone checks the retry loop: a failing pass is retried, one that
+// cannot succeed ends it at once with its own error (named once), and a server that
+// stops ends it without an error.
+func TestBootstrapUntilDone(t *testing.T) {
+	t.Parallel()
+	hc := genericapiserver.PostStartHookContext{LoopbackClientConfig: &rest.Config{Host: "https://127.0.0.1:1"}, Context: context.Background()}
+	calls := 0
+	err := bootstrapUntilDone(hc, "things", func(context.Context, kubernetes.Interface) error {
+		if calls++; calls < 2 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if err != nil || calls != 2 {
+		t.Errorf("retried pass: %v after %d calls, want nil after 2", err, calls)
 	}
-	if _, ok, err := s.first("kube-system", "admin"); !ok || !apierrors.IsNotFound(err) {
-		t.Errorf("first Get of an unlisted object = %v, %v; want NotFound", ok, err)
+
+	err = bootstrapUntilDone(hc, "things", func(context.Context, kubernetes.Interface) error {
+		return permanentError{errors.New("forbidden")}
+	})
+	if err == nil || err.Error() != "unable to initialize things: forbidden" {
+		t.Errorf("permanent error: %v", err)
 	}
-	if _, ok, _ := s.first("", "primed"); ok {
-		t.Error("a skipped object was answered from the snapshot")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	stopped := genericapiserver.PostStartHookContext{LoopbackClientConfig: hc.LoopbackClientConfig, Context: ctx}
+	if err := bootstrapUntilDone(stopped, "things", func(context.Context, kubernetes.Interface) error { return errors.New("down") }); err != nil {
+		t.Errorf("stopped server: %v, want nil", err)
 	}
 }
