@@ -338,9 +338,7 @@ func TestServiceExpose(t *testing.T) {
 		{v1alpha1.Expose{}, corev1.ServiceTypeClusterIP, 0},
 		{v1alpha1.Expose{Type: v1alpha1.ExposeClusterIP}, corev1.ServiceTypeClusterIP, 0},
 		{v1alpha1.Expose{Type: v1alpha1.ExposePortForward}, corev1.ServiceTypeClusterIP, 0},
-		{v1alpha1.Expose{Type: v1alpha1.ExposeNodePort}, corev1.ServiceTypeNodePort, 0},
-		{v1alpha1.Expose{Type: v1alpha1.ExposeNodePort, NodePort: 31000}, corev1.ServiceTypeNodePort, 31000},
-		{v1alpha1.Expose{Type: v1alpha1.ExposeLoadBalancer, Annotations: map[string]string{"a.example.com/x": "y"}}, corev1.ServiceTypeLoadBalancer, 0},
+		{v1alpha1.Expose{Type: v1alpha1.ExposeClusterIP, Annotations: map[string]string{"a.example.com/x": "y"}}, corev1.ServiceTypeClusterIP, 0},
 	}
 	for _, c := range cases {
 		vc := newVC(func(vc *v1alpha1.VirtualCluster) { vc.Spec.ControlPlane.Expose = c.expose })
@@ -475,7 +473,7 @@ func TestSleeping(t *testing.T) {
 			}
 			continue
 		}
-		if *sts.Spec.Replicas != 0 || *awake[i].(*appsv1.StatefulSet).Spec.Replicas != 3 {
+		if *sts.Spec.Replicas != 0 || *awake[i].(*appsv1.StatefulSet).Spec.Replicas != 1 {
 			t.Errorf("replicas asleep %d, awake %d", *sts.Spec.Replicas, *awake[i].(*appsv1.StatefulSet).Spec.Replicas)
 		}
 	}
@@ -570,10 +568,6 @@ func TestGuardrails(t *testing.T) {
 // TestRenderErrors checks the inputs Render refuses.
 func TestRenderErrors(t *testing.T) {
 	t.Parallel()
-	ha := func(vc *v1alpha1.VirtualCluster) {
-		vc.Spec.ControlPlane.Replicas = new(int32(3))
-		vc.Spec.ControlPlane.BackingStore.Type = v1alpha1.BackingStoreEmbeddedEtcd
-	}
 	db := func(vc *v1alpha1.VirtualCluster) {
 		vc.Spec.ControlPlane.BackingStore.Type = v1alpha1.BackingStoreDatabase
 		vc.Spec.ControlPlane.BackingStore.Database = &v1alpha1.Database{
@@ -588,7 +582,10 @@ func TestRenderErrors(t *testing.T) {
 	}{
 		{"nil", nil, RenderOptions{}, "no VirtualCluster"},
 		{"invalid", newVC(func(vc *v1alpha1.VirtualCluster) { vc.Name = "Not_A_Name" }), RenderOptions{}, "metadata.name"},
-		{"replicas without PKI", newVC(ha), RenderOptions{}, "replicas must share one PKI"},
+		{"replicas refused until leader election is built", newVC(func(vc *v1alpha1.VirtualCluster) {
+			vc.Spec.ControlPlane.Replicas = new(int32(3))
+			vc.Spec.ControlPlane.BackingStore.Type = v1alpha1.BackingStoreEmbeddedEtcd
+		}), RenderOptions{PKI: testPKI()}, "spec.controlPlane.replicas: Invalid value: 3: not supported yet"},
 		{"database without PKI", newVC(db), RenderOptions{}, "the PKI must too"},
 		{"kubeconfig over config", newVC(func(vc *v1alpha1.VirtualCluster) { vc.Spec.ExportKubeConfig.SecretName = "demo-config" }), RenderOptions{}, `both name Secret "demo-config"`},
 		{"DSN over PKI", newVC(func(vc *v1alpha1.VirtualCluster) {
@@ -600,10 +597,9 @@ func TestRenderErrors(t *testing.T) {
 			vc.Spec.ExportKubeConfig.SecretName = "db"
 		}), RenderOptions{PKI: testPKI()}, `both name Secret "db"`},
 		{"bad image", newVC(nil), RenderOptions{Image: "kubicle: dev"}, "whitespace"},
-		{"quota without room for the replicas", newVC(func(vc *v1alpha1.VirtualCluster) {
-			ha(vc)
-			vc.Spec.Isolation.ResourceQuota = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("2")}
-		}), RenderOptions{PKI: testPKI()}, "spec.isolation.resourceQuota[pods] 2 leaves no room for the control plane's 3 pods"},
+		{"quota without room for the control plane", newVC(func(vc *v1alpha1.VirtualCluster) {
+			vc.Spec.Isolation.ResourceQuota = corev1.ResourceList{corev1.ResourcePods: resource.MustParse("0")}
+		}), RenderOptions{}, "spec.isolation.resourceQuota[pods] 0 leaves no room for the control plane's 1 pods"},
 		{"quota smaller than the control plane", newVC(func(vc *v1alpha1.VirtualCluster) {
 			vc.Spec.Isolation.ResourceQuota = corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse("100m")}
 		}), RenderOptions{}, "spec.isolation.resourceQuota[requests.cpu] 100m is less than the control plane's 1 × 200m request"},
@@ -637,7 +633,7 @@ func TestRenderErrors(t *testing.T) {
 		})
 	}
 	// The same configs render once the PKI is given or the name is free.
-	for _, vc := range []*v1alpha1.VirtualCluster{newVC(ha), newVC(db)} {
+	for _, vc := range []*v1alpha1.VirtualCluster{newVC(db)} {
 		if _, err := Render(vc, RenderOptions{PKI: testPKI()}); err != nil {
 			t.Error(err)
 		}

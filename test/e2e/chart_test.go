@@ -26,9 +26,10 @@ import (
 // chartDir is the Helm chart, from test/e2e.
 var chartDir = filepath.Join("..", "..", "charts", "kubicle")
 
-// fullVirtualCluster enables every sync that widens the control plane's
-// host role, so that the rules deploy renders for it are the most a
-// virtual cluster can be granted.
+// fullVirtualCluster enables every built sync that widens the control plane's
+// host role, so that the rules deploy renders for it are the most a virtual
+// cluster can be granted today (the kinds validation refuses as not supported
+// yet cannot be enabled).
 const fullVirtualCluster = `apiVersion: kubicle.dev/v1alpha1
 kind: VirtualCluster
 metadata:
@@ -46,17 +47,7 @@ spec:
       secrets: {enabled: true, all: true}
       persistentVolumeClaims: {enabled: true}
       ingresses: {enabled: true}
-      serviceAccounts: {enabled: true}
-      networkPolicies: {enabled: true}
-      resourceClaims: {enabled: true}
-      workloads: {enabled: true}
     fromHost:
-      storageClasses: {enabled: true}
-      ingressClasses: {enabled: true}
-      runtimeClasses: {enabled: true}
-      priorityClasses: {enabled: true}
-      csiDrivers: {enabled: true}
-      deviceClasses: {enabled: true}
       events: {enabled: true}
 `
 

@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,4 +167,55 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// TestControlPlaneFromConfig starts `kubicle control-plane --config` with a config
+// that turns the virtual scheduler on and adds names to the serving certificate,
+// and checks both: the certificate the API server presents carries the extra names,
+// and the scheduler acts on a pod (no nodes, so it marks the pod Unschedulable; a
+// control plane without a scheduler leaves the pod untouched).
+func TestControlPlaneFromConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a control plane")
+	}
+	config := filepath.Join(t.TempDir(), "vc.yaml")
+	if err := os.WriteFile(config, []byte(`apiVersion: kubicle.dev/v1alpha1
+kind: VirtualCluster
+metadata:
+  name: sched
+spec:
+  controlPlane:
+    driver: process
+    scheduler:
+      enabled: true
+    expose:
+      extraSANs: [api.tenant.example.com, 10.9.8.7]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cp := testenv.StartControlPlane(t, "", "--config", config)
+
+	u, err := url.Parse(testenv.RESTConfig(t, cp.Kubeconfig).Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", u.Host, &tls.Config{InsecureSkipVerify: true}) // only the certificate is read
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := conn.ConnectionState().PeerCertificates[0]
+	_ = conn.Close()
+	if !slices.Contains(cert.DNSNames, "api.tenant.example.com") {
+		t.Errorf("serving certificate names %v, not api.tenant.example.com", cert.DNSNames)
+	}
+	if !slices.ContainsFunc(cert.IPAddresses, func(ip net.IP) bool { return ip.String() == "10.9.8.7" }) {
+		t.Errorf("serving certificate addresses %v, not 10.9.8.7", cert.IPAddresses)
+	}
+
+	cp.Kubectl(t, "run", "waiter", "--image=busybox", "--restart=Never")
+	testenv.Eventually(t, time.Minute, 250*time.Millisecond, func() (bool, string) {
+		out := testenv.Run(t, time.Minute, nil, testenv.Kubectl(t), "--kubeconfig", cp.Kubeconfig, "get", "pod", "waiter",
+			"-o", `jsonpath={.status.conditions[?(@.type=="PodScheduled")].reason}`).Stdout
+		return strings.TrimSpace(out) == "Unschedulable", "PodScheduled reason: " + out
+	})
 }

@@ -125,7 +125,8 @@ func defaultSync(spec *VirtualClusterSpec) {
 	setDefaultPtr(&to.Services.Enabled, true)
 	setDefaultPtr(&to.Endpoints.Enabled, true)
 	setDefaultPtr(&to.PersistentVolumeClaims.Enabled, true)
-	setDefaultPtr(&to.ResourceClaims.Enabled, true)
+	// ResourceClaims are not created on the host yet (validation refuses true).
+	setDefaultPtr(&to.ResourceClaims.Enabled, false)
 	// Pods cannot start without the ConfigMaps and Secrets they mount, but the
 	// host namespace should hold no tenant data that no pod needs.
 	setDefaultPtr(&to.ConfigMaps.Enabled, true)
@@ -143,21 +144,17 @@ func defaultSync(spec *VirtualClusterSpec) {
 	setDefaultPtr(&to.Workloads.Enabled, false)
 
 	from := &spec.Sync.FromHost
-	// Pseudo nodes hide host node names, addresses and labels from tenants.
-	setDefault(&from.Nodes.Mode, NodeSyncPseudo)
-	// Tenants name these classes in their objects and cannot create them: the
-	// virtual API server refuses pods with an unknown RuntimeClass, and
-	// PersistentVolumeClaims and ResourceClaims name host classes.
-	setDefaultPtr(&from.StorageClasses.Enabled, true)
-	setDefaultPtr(&from.RuntimeClasses.Enabled, true)
-	setDefaultPtr(&from.DeviceClasses.Enabled, true)
-	// IngressClasses matter only to tenants whose Ingresses reach the host.
-	setDefaultPtr(&from.IngressClasses.Enabled, *to.Ingresses.Enabled)
-	// Host queueing expects pods to name host PriorityClasses, unless the
-	// tenant brings its own (syncing both ways would loop).
-	setDefaultPtr(&from.PriorityClasses.Enabled, !*to.PriorityClasses.Enabled)
-	// Only a virtual scheduler reads CSI drivers, nodes and capacities.
-	setDefaultPtr(&from.CSIDrivers.Enabled, *spec.ControlPlane.Scheduler.Enabled)
+	// Virtual nodes mirror the host nodes that run the tenant's pods; pseudo
+	// nodes are not built yet (validation refuses them).
+	setDefault(&from.Nodes.Mode, NodeSyncReal)
+	// Host classes are not shown in the virtual cluster yet (validation
+	// refuses true), so every class kind defaults to off.
+	setDefaultPtr(&from.StorageClasses.Enabled, false)
+	setDefaultPtr(&from.RuntimeClasses.Enabled, false)
+	setDefaultPtr(&from.DeviceClasses.Enabled, false)
+	setDefaultPtr(&from.IngressClasses.Enabled, false)
+	setDefaultPtr(&from.PriorityClasses.Enabled, false)
+	setDefaultPtr(&from.CSIDrivers.Enabled, false)
 	// Host events (scheduling failures, quota refusals) are what a tenant needs
 	// to see why a pod does not run.
 	setDefaultPtr(&from.Events.Enabled, true)

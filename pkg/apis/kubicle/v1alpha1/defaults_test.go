@@ -99,9 +99,9 @@ func TestDefault(t *testing.T) {
 			"/spec/sync/toHost/secrets":                    `{"all":false,"enabled":true}`,
 			"/spec/sync/toHost/ingresses/enabled":          `false`,
 			"/spec/sync/toHost/priorityClasses/enabled":    `false`,
-			"/spec/sync/fromHost/nodes":                    `{"mode":"pseudo"}`,
+			"/spec/sync/fromHost/nodes":                    `{"mode":"real"}`,
 			"/spec/sync/fromHost/ingressClasses/enabled":   `false`,
-			"/spec/sync/fromHost/priorityClasses/enabled":  `true`,
+			"/spec/sync/fromHost/priorityClasses/enabled":  `false`,
 			"/spec/sync/fromHost/csiDrivers/enabled":       `false`,
 			"/spec/isolation/mode":                         `"shared"`,
 			"/spec/isolation/podSecurityStandard":          `"baseline"`,
@@ -146,7 +146,7 @@ func TestDefault(t *testing.T) {
 		want: map[string]string{
 			"/spec/controlPlane/scheduler/enabled":   `true`,
 			"/spec/sync/toHost/pods/enabled":         `false`,
-			"/spec/sync/fromHost/csiDrivers/enabled": `true`,
+			"/spec/sync/fromHost/csiDrivers/enabled": `false`,
 		},
 	}, {
 		name: "embedded etcd is persisted",
@@ -255,10 +255,10 @@ func TestDefault(t *testing.T) {
 			"/spec/isolation/limitRange": `{"max":{"cpu":"4"}}`,
 		},
 	}, {
-		name: "ingresses to the host bring their classes",
+		name: "ingresses to the host do not bring their classes, which are not shown yet",
 		in:   newVC(func(vc *VirtualCluster) { vc.Spec.Sync.ToHost.Ingresses.Enabled = ptr(true) }),
 		want: map[string]string{
-			"/spec/sync/fromHost/ingressClasses/enabled": `true`,
+			"/spec/sync/fromHost/ingressClasses/enabled": `false`,
 		},
 	}, {
 		name: "tenant priority classes turn off host ones",
@@ -290,7 +290,7 @@ func TestDefault(t *testing.T) {
 			"/metadata/namespace":                    `"ns"`,
 			"/spec/controlPlane/expose/type":         `"LoadBalancer"`,
 			"/spec/controlPlane/scheduler/enabled":   `true`,
-			"/spec/sync/fromHost/csiDrivers/enabled": `true`,
+			"/spec/sync/fromHost/csiDrivers/enabled": `false`,
 			"/spec/sync/toHost/pods/enabled":         `false`,
 			"/spec/sync/toHost/secrets":              `{"all":true,"enabled":true}`,
 			"/spec/sync/fromHost/nodes/mode":         `"real"`,
@@ -326,8 +326,10 @@ func TestDefaultsValidate(t *testing.T) {
 	for i, vc := range []*VirtualCluster{
 		newVC(),
 		newVC(func(vc *VirtualCluster) { vc.Spec.ControlPlane.Driver = DriverProcess }),
-		newVC(func(vc *VirtualCluster) { vc.Spec.Isolation.Mode = IsolationPrivate }),
-		newVC(func(vc *VirtualCluster) { vc.Spec.Isolation.Mode = IsolationAuto }),
+		newVC(func(vc *VirtualCluster) {
+			vc.Spec.Isolation.Mode = IsolationDedicated
+			vc.Spec.Isolation.NodeSelector = map[string]string{"pool": "gpu"}
+		}),
 		newVC(func(vc *VirtualCluster) { vc.Spec.Isolation.GPU.MaxGPUs = ptr[int32](4) }),
 		newVC(func(vc *VirtualCluster) {
 			vc.Spec.Isolation.ResourceQuota = corev1.ResourceList{"requests.cpu": resource.MustParse("8"), "limits.memory": resource.MustParse("8Gi")}

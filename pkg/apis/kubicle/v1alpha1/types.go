@@ -55,6 +55,8 @@ type VirtualClusterSpec struct {
 	Isolation Isolation `json:"isolation,omitzero"`
 
 	// Sleep puts an idle virtual cluster to sleep and wakes it again.
+	// Not supported yet: validation refuses every setting that would put a
+	// virtual cluster to sleep.
 	// Default: empty; the virtual cluster never sleeps.
 	Sleep Sleep `json:"sleep,omitzero"`
 

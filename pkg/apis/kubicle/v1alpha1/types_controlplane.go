@@ -20,7 +20,8 @@ type ControlPlane struct {
 	// Version is the Kubernetes version the virtual cluster serves, written
 	// "v1.37" or "v1.37.2" (the leading "v" is optional). kubicle embeds
 	// kube-apiserver, so a version is served by the kubicle release that embeds
-	// it; a control plane whose embedded version differs refuses to start.
+	// it: validation refuses a version other than the embedded one
+	// (ServedKubernetesVersion, v1.37.2 in this release).
 	// Default: empty, meaning the version embedded in the kubicle release that
 	// runs the control plane.
 	// +kubicle:pattern=^v?[0-9]+\.[0-9]+(\.[0-9]+)?$
@@ -41,6 +42,8 @@ type ControlPlane struct {
 	// control plane highly available and needs a store that the replicas can
 	// share: embeddedEtcd (an odd number; each replica runs an etcd member),
 	// externalEtcd or database. Only 1 with driver "process".
+	// Not supported yet: validation refuses more than 1, since the
+	// controllers and the syncer run without leader election.
 	// Default: 1.
 	// +kubicle:default=1
 	// +kubicle:minimum=1
@@ -149,6 +152,7 @@ type ExternalEtcd struct {
 	// TLSSecretRef names a Secret in the host namespace that holds the client
 	// certificate (keys tls.crt and tls.key) and the CA bundle (key ca.crt) to
 	// connect with. Requires https endpoints.
+	// Not supported yet: validation refuses it.
 	// Default: none; no client certificate, and the system's CA bundle.
 	TLSSecretRef *SecretReference `json:"tlsSecretRef,omitempty"`
 
@@ -251,6 +255,7 @@ type Expose struct {
 	// forwards a local port (driver "pod"), or the process listens on the
 	// loopback interface (driver "process"). With driver "pod" tenant pods
 	// always reach the API server through a ClusterIP Service.
+	// Not supported yet: validation refuses "NodePort" and "LoadBalancer".
 	// Default: ClusterIP with driver "pod", PortForward with driver "process".
 	Type ExposeType `json:"type,omitempty"`
 

@@ -60,6 +60,7 @@ type Isolation struct {
 	// virtual scheduler places them. "auto": host nodes that the host's node
 	// autoscaler provisions for this virtual cluster alone, labelled and
 	// tainted kubicle.dev/virtual-cluster=<namespace>.
+	// Not supported yet: validation refuses "private" and "auto".
 	// Default: shared.
 	// +kubicle:default="shared"
 	Mode IsolationMode `json:"mode,omitempty"`
@@ -75,10 +76,12 @@ type Isolation struct {
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 
 	// PodSecurityStandard is the Pod Security Standard that every tenant pod
-	// must meet, checked by the virtual API server before the pod is stored
-	// and enforced again on the host namespace. "baseline" forbids privileged
-	// containers and hostPath volumes, the usual ways out of a GPU container
-	// (/dev/nvidia* mounts); "restricted" also requires non-root containers.
+	// must meet. It is enforced by the host's Pod Security Admission through
+	// the host namespace's pod-security.kubernetes.io/enforce label: a pod
+	// that breaks it stays in the virtual cluster, is not created on the host,
+	// and gets a SyncFailed Warning event with the host's reason. "baseline" forbids privileged containers and hostPath volumes, the
+	// usual ways out of a GPU container (/dev/nvidia* mounts); "restricted"
+	// also requires non-root containers.
 	// Default: baseline.
 	// +kubicle:default="baseline"
 	PodSecurityStandard PodSecurityStandard `json:"podSecurityStandard,omitempty"`
@@ -142,8 +145,8 @@ type NetworkPolicy struct {
 // GPU limits a tenant's use of GPUs.
 type GPU struct {
 	// MaxGPUs is the most GPUs all the tenant's pods together may request. It
-	// becomes the host quota entry "requests.<resourceName>" and caps the
-	// allocatable GPUs of the tenant's virtual nodes; 0 allows no GPUs.
+	// becomes the host quota entry "requests.<resourceName>", which the host
+	// enforces; 0 allows no GPUs.
 	// Default: unset; only resourceQuota limits GPUs.
 	// +kubicle:minimum=0
 	MaxGPUs *int32 `json:"maxGPUs,omitempty"`
@@ -152,6 +155,7 @@ type GPU struct {
 	// values of the node label named by productLabel, such as
 	// "NVIDIA-H100-80GB-HBM3". The syncer requires one of them through node
 	// affinity on every host pod that requests GPUs.
+	// Not supported yet: validation refuses a non-empty list.
 	// Default: none; any GPU product.
 	AllowedGPUTypes []string `json:"allowedGPUTypes,omitempty"`
 
@@ -162,6 +166,8 @@ type GPU struct {
 	ResourceName string `json:"resourceName,omitempty"`
 
 	// ProductLabel is the node label whose value names a node's GPU product.
+	// Not supported yet: validation refuses a value other than the default,
+	// since only allowedGPUTypes reads it.
 	// Default: nvidia.com/gpu.product, set by NVIDIA GPU Feature Discovery.
 	// +kubicle:default="nvidia.com/gpu.product"
 	ProductLabel string `json:"productLabel,omitempty"`

@@ -7,6 +7,9 @@ import (
 // Sleep puts an idle virtual cluster to sleep and wakes it again. A sleeping
 // virtual cluster's control plane is scaled to zero and its synced pods are
 // removed from the host; its objects are kept, and its pods come back on wake.
+//
+// Not supported yet: validation refuses afterInactivity, schedule and
+// wakeOnRequest false.
 type Sleep struct {
 	// AfterInactivity puts the virtual cluster to sleep once no user request
 	// has reached its API server for this long. Requests from the virtual

@@ -86,12 +86,14 @@ type SyncToHost struct {
 	// ServiceAccounts syncs ServiceAccounts to the host, for host integrations
 	// that key on a pod's service account, such as cloud workload identity.
 	// Tenant pods get tokens from the virtual API server either way.
+	// Not supported yet: validation refuses true.
 	// Default: disabled.
 	// +kubicle:default={"enabled":false}
 	ServiceAccounts ResourceSync `json:"serviceAccounts,omitzero"`
 
 	// NetworkPolicies translates the tenant's NetworkPolicies into host
 	// NetworkPolicies within the host namespace.
+	// Not supported yet: validation refuses true.
 	// Default: disabled.
 	// +kubicle:default={"enabled":false}
 	NetworkPolicies ResourceSync `json:"networkPolicies,omitzero"`
@@ -100,20 +102,23 @@ type SyncToHost struct {
 	// default: host PriorityClasses are cluster-wide, so a tenant could outrank
 	// other tenants' pods. Cannot be enabled together with
 	// fromHost.priorityClasses.
+	// Not supported yet: validation refuses true.
 	// Default: disabled.
 	// +kubicle:default={"enabled":false}
 	PriorityClasses ResourceSync `json:"priorityClasses,omitzero"`
 
 	// ResourceClaims syncs DRA ResourceClaims (resource.k8s.io), so that pods
 	// that claim devices such as GPUs get them from the host scheduler.
-	// Default: enabled.
-	// +kubicle:default={"enabled":true}
+	// Not supported yet: validation refuses true.
+	// Default: disabled.
+	// +kubicle:default={"enabled":false}
 	ResourceClaims ResourceSync `json:"resourceClaims,omitzero"`
 
 	// Workloads syncs gang-scheduling objects (scheduling.k8s.io Workload and
 	// PodGroup), so that the host schedules a gang as one rather than pod by
 	// pod. Needs a host that serves that API (beta, off by default in
 	// Kubernetes 1.37).
+	// Not supported yet: validation refuses true.
 	// Default: disabled.
 	// +kubicle:default={"enabled":false}
 	Workloads ResourceSync `json:"workloads,omitzero"`
@@ -139,17 +144,18 @@ func (NodeSyncMode) AllowedValues() []string {
 // NodeSync says which host nodes a virtual cluster shows, and how.
 type NodeSync struct {
 	// Mode says what the virtual cluster's nodes show. "real" mirrors the host
-	// nodes (name, labels, addresses, capacity). "pseudo" shows one generated
+	// nodes that run the tenant's pods (name, labels, addresses, capacity). "pseudo" shows one generated
 	// node per host node, hiding the host's node names, addresses and labels
-	// other than well-known topology and GPU labels. In both modes a node's
-	// allocatable GPUs are capped by the tenant's GPU quota.
-	// Default: pseudo.
-	// +kubicle:default="pseudo"
+	// other than well-known topology and GPU labels.
+	// Not supported yet: validation refuses "pseudo".
+	// Default: real.
+	// +kubicle:default="real"
 	Mode NodeSyncMode `json:"mode,omitempty"`
 
 	// Selector selects host nodes to show in the virtual cluster whether or not
 	// they run the tenant's pods, so that tenants see capacity before they
 	// schedule.
+	// Not supported yet: validation refuses a selector.
 	// Default: unset; only the nodes that run the tenant's pods are shown.
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 }
@@ -159,42 +165,51 @@ type SyncFromHost struct {
 	// Nodes says which host nodes appear in the virtual cluster, and how. A
 	// pod's node must exist in the virtual cluster, so nodes are always synced.
 	// Default: empty; every field has its own default.
-	// +kubicle:default={"mode":"pseudo"}
+	// +kubicle:default={"mode":"real"}
 	Nodes NodeSync `json:"nodes,omitzero"`
 
 	// StorageClasses shows the host's StorageClasses, which the tenant's
 	// PersistentVolumeClaims name.
-	// Default: enabled.
-	// +kubicle:default={"enabled":true}
+	// Not supported yet: validation refuses true.
+	// Default: disabled.
+	// +kubicle:default={"enabled":false}
 	StorageClasses ResourceSync `json:"storageClasses,omitzero"`
 
 	// IngressClasses shows the host's IngressClasses, which the tenant's
 	// Ingresses name.
-	// Default: enabled when toHost.ingresses is enabled.
+	// Not supported yet: validation refuses true.
+	// Default: disabled.
+	// +kubicle:default={"enabled":false}
 	IngressClasses ResourceSync `json:"ingressClasses,omitzero"`
 
 	// RuntimeClasses shows the host's RuntimeClasses. GPU pods often name one
 	// ("nvidia"), and the virtual API server refuses a pod whose RuntimeClass
 	// it does not know.
-	// Default: enabled.
-	// +kubicle:default={"enabled":true}
+	// Not supported yet: validation refuses true.
+	// Default: disabled.
+	// +kubicle:default={"enabled":false}
 	RuntimeClasses ResourceSync `json:"runtimeClasses,omitzero"`
 
 	// PriorityClasses shows the host's PriorityClasses, so that tenant pods can
 	// name the classes that host queueing expects. Cannot be enabled together
 	// with toHost.priorityClasses.
-	// Default: enabled unless toHost.priorityClasses is enabled.
+	// Not supported yet: validation refuses true.
+	// Default: disabled.
+	// +kubicle:default={"enabled":false}
 	PriorityClasses ResourceSync `json:"priorityClasses,omitzero"`
 
 	// CSIDrivers shows the host's CSIDriver, CSINode and CSIStorageCapacity
 	// objects, which only a virtual scheduler reads.
-	// Default: enabled when controlPlane.scheduler is enabled.
+	// Not supported yet: validation refuses true.
+	// Default: disabled.
+	// +kubicle:default={"enabled":false}
 	CSIDrivers ResourceSync `json:"csiDrivers,omitzero"`
 
 	// DeviceClasses shows the host's DRA DeviceClasses (resource.k8s.io), which
 	// the tenant's ResourceClaims name.
-	// Default: enabled.
-	// +kubicle:default={"enabled":true}
+	// Not supported yet: validation refuses true.
+	// Default: disabled.
+	// +kubicle:default={"enabled":false}
 	DeviceClasses ResourceSync `json:"deviceClasses,omitzero"`
 
 	// Events copies host events about the tenant's synced objects (scheduling

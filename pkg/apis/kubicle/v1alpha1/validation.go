@@ -44,6 +44,13 @@ func Validate(vc *VirtualCluster) field.ErrorList {
 	errs = append(errs, validateIsolation(&vc.Spec.Isolation, spec.Child("isolation"))...)
 	errs = append(errs, validateSleep(&vc.Spec.Sleep, spec.Child("sleep"))...)
 	errs = append(errs, validateExportKubeConfig(&vc.Spec.ExportKubeConfig, spec.Child("exportKubeConfig"))...)
+	// A field that is already wrong is not also reported as unsupported: one
+	// mistake, one message.
+	for _, u := range validateUnsupported(vc) {
+		if !slices.ContainsFunc(errs, func(e *field.Error) bool { return related(e.Field, u.Field) }) {
+			errs = append(errs, u)
+		}
+	}
 	return errs
 }
 
@@ -659,6 +666,14 @@ func isExtendedResourceName(name string) bool {
 	prefix, _, ok := strings.Cut(name, "/")
 	return ok && len(content.IsLabelKey(name)) == 0 &&
 		!strings.HasSuffix(prefix, "kubernetes.io") && !strings.HasPrefix(name, "requests.")
+}
+
+// related reports whether one field path is the other or lies inside it.
+func related(a, b string) bool {
+	inside := func(x, y string) bool {
+		return x == y || (strings.HasPrefix(x, y) && (x[len(y)] == '.' || x[len(y)] == '['))
+	}
+	return inside(a, b) || inside(b, a)
 }
 
 func isTrue(b *bool) bool { return b != nil && *b }

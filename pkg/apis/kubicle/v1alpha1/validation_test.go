@@ -90,7 +90,7 @@ func TestValidate(t *testing.T) {
 		{name: "replicas odd with embedded etcd", change: func(vc *VirtualCluster) {
 			vc.Spec.ControlPlane.Replicas = ptr[int32](3)
 			vc.Spec.ControlPlane.BackingStore.Type = BackingStoreEmbeddedEtcd
-		}},
+		}, want: []string{`spec.controlPlane.replicas: Invalid value: 3: not supported yet: several replicas would run their controllers and syncers side by side without leader election; use 1`}},
 		{name: "replicas with process", change: func(vc *VirtualCluster) {
 			vc.Spec.ControlPlane.Replicas = ptr[int32](3)
 			vc.Spec.ControlPlane.Driver = DriverProcess
@@ -157,7 +157,8 @@ func TestValidate(t *testing.T) {
 		{name: "scheduler off with private nodes", change: func(vc *VirtualCluster) {
 			vc.Spec.Isolation.Mode = IsolationPrivate
 			vc.Spec.ControlPlane.Scheduler.Enabled = ptr(false)
-		}, want: []string{`spec.controlPlane.scheduler.enabled: Invalid value: false: must be true with isolation.mode "private": only a virtual scheduler can place pods on the virtual cluster's own nodes`}},
+		}, want: []string{`spec.controlPlane.scheduler.enabled: Invalid value: false: must be true with isolation.mode "private": only a virtual scheduler can place pods on the virtual cluster's own nodes`,
+			`spec.isolation.mode: Invalid value: "private": not supported yet: no node can join a virtual cluster; use "shared" or "dedicated"`}},
 		{name: "expose type unknown", change: func(vc *VirtualCluster) { vc.Spec.ControlPlane.Expose.Type = "Ingress" },
 			want: []string{`spec.controlPlane.expose.type: Unsupported value: "Ingress": supported values: "ClusterIP", "NodePort", "LoadBalancer", "PortForward"`}},
 		{name: "expose with process", change: func(vc *VirtualCluster) {
@@ -169,7 +170,8 @@ func TestValidate(t *testing.T) {
 		{name: "node port out of range", change: func(vc *VirtualCluster) {
 			vc.Spec.ControlPlane.Expose.Type = ExposeNodePort
 			vc.Spec.ControlPlane.Expose.NodePort = 70000
-		}, want: []string{`spec.controlPlane.expose.nodePort: Invalid value: 70000: must be between 1 and 65535, inclusive`}},
+		}, want: []string{`spec.controlPlane.expose.nodePort: Invalid value: 70000: must be between 1 and 65535, inclusive`,
+			`spec.controlPlane.expose.type: Invalid value: "NodePort": not supported yet: the exported kubeconfig and "kubicle connect" do not use a node port or load balancer address; use "ClusterIP" or "PortForward"`}},
 		{name: "extra SANs", change: func(vc *VirtualCluster) {
 			vc.Spec.ControlPlane.Expose.ExtraSANs = []string{"api.example.com", "*.example.com", "10.0.0.1", "fd00::1", "bad_name", "*.*.x", "10.0.0.1"}
 		}, want: []string{
@@ -182,14 +184,16 @@ func TestValidate(t *testing.T) {
 		{name: "pods synced with private nodes", change: func(vc *VirtualCluster) {
 			vc.Spec.Isolation.Mode = IsolationPrivate
 			vc.Spec.Sync.ToHost.Pods.Enabled = ptr(true)
-		}, want: []string{`spec.sync.toHost.pods.enabled: Invalid value: true: must be false with isolation.mode "private": pods run on the virtual cluster's own nodes`}},
+		}, want: []string{`spec.sync.toHost.pods.enabled: Invalid value: true: must be false with isolation.mode "private": pods run on the virtual cluster's own nodes`,
+			`spec.isolation.mode: Invalid value: "private": not supported yet: no node can join a virtual cluster; use "shared" or "dedicated"`}},
 		{name: "all without enabled", change: func(vc *VirtualCluster) {
 			vc.Spec.Sync.ToHost.Secrets = ReferencedResourceSync{Enabled: ptr(false), All: ptr(true)}
 		}, want: []string{`spec.sync.toHost.secrets.all: Forbidden: only used while enabled is true`}},
 		{name: "priority classes both ways", change: func(vc *VirtualCluster) {
 			vc.Spec.Sync.ToHost.PriorityClasses.Enabled = ptr(true)
 			vc.Spec.Sync.FromHost.PriorityClasses.Enabled = ptr(true)
-		}, want: []string{`spec.sync.fromHost.priorityClasses.enabled: Invalid value: true: must be false while spec.sync.toHost.priorityClasses.enabled is true: a class would be synced both ways`}},
+		}, want: []string{`spec.sync.fromHost.priorityClasses.enabled: Invalid value: true: must be false while spec.sync.toHost.priorityClasses.enabled is true: a class would be synced both ways`,
+			`spec.sync.toHost.priorityClasses.enabled: Invalid value: true: not supported yet: the tenant's PriorityClasses are not copied to the host`}},
 		{name: "node mode unknown and bad selector", change: func(vc *VirtualCluster) {
 			vc.Spec.Sync.FromHost.Nodes.Mode = "virtual"
 			vc.Spec.Sync.FromHost.Nodes.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
@@ -292,7 +296,7 @@ func TestValidate(t *testing.T) {
 			want: []string{`spec.sleep.schedule: Required value: set sleepAt, wakeAt or both`}},
 		{name: "schedule valid", change: func(vc *VirtualCluster) {
 			vc.Spec.Sleep.Schedule = &SleepSchedule{SleepAt: "30 20 * * MON-FRI", WakeAt: "0 7 ? jan-dec 1-5/2", TimeZone: "Europe/Berlin"}
-		}},
+		}, want: []string{`spec.sleep.schedule: Invalid value: "": not supported yet: virtual clusters do not sleep`}},
 		{name: "schedule cron errors", change: func(vc *VirtualCluster) {
 			vc.Spec.Sleep.Schedule = &SleepSchedule{SleepAt: "0 25 * * *", WakeAt: "every morning", TimeZone: "Mars/Olympus"}
 		}, want: []string{
@@ -333,6 +337,7 @@ func TestValidate(t *testing.T) {
 			`metadata.name: Invalid value: "kubicle": is reserved: it names kubicle's own host objects (operator, chart)`,
 			`spec.controlPlane.backingStore.database: Required value: required when type is "database"`,
 			`spec.isolation.mode: Unsupported value: "strict": supported values: "shared", "dedicated", "private", "auto"`,
+			`spec.controlPlane.replicas: Invalid value: 2: not supported yet: several replicas would run their controllers and syncers side by side without leader election; use 1`,
 		}},
 	}
 	for _, tt := range tests {
