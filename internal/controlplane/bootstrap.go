@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/kubernetes"
 	rbacclient "k8s.io/client-go/kubernetes/typed/rbac/v1"
 	"k8s.io/client-go/tools/cache"
@@ -54,8 +55,9 @@ const (
 	bootstrapWorkers = 4
 )
 
-// runKubeAPIServer is kube-apiserver's app.Run with the bootstrap hooks replaced.
-func runKubeAPIServer(ctx context.Context, opts apiserveroptions.CompletedOptions) error {
+// runKubeAPIServer is kube-apiserver's app.Run with the bootstrap hooks replaced and
+// the given readiness checks added to /readyz.
+func runKubeAPIServer(ctx context.Context, opts apiserveroptions.CompletedOptions, readyz ...healthz.HealthChecker) error {
 	if opts.InformerName == nil {
 		name, err := cache.NewInformerName("kube-apiserver")
 		if err != nil {
@@ -74,6 +76,11 @@ func runKubeAPIServer(ctx context.Context, opts apiserveroptions.CompletedOption
 	}
 	server, err := apiserverapp.CreateServerChain(completed)
 	if err != nil {
+		return err
+	}
+	// The aggregator serves /readyz for the whole chain; readiness-only checks of
+	// the servers behind it are not carried up, so they are added here.
+	if err := server.GenericAPIServer.AddReadyzChecks(readyz...); err != nil {
 		return err
 	}
 	prepared, err := server.PrepareRun()

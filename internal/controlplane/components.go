@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/rest"
 	apiserveroptions "k8s.io/kubernetes/cmd/kube-apiserver/app/options"
 	cmapp "k8s.io/kubernetes/cmd/kube-controller-manager/app"
@@ -101,7 +102,7 @@ func mergeFlags(defaults, extra []string) []string {
 }
 
 // runAPIServer runs kube-apiserver on a pre-bound listener until ctx is cancelled.
-func runAPIServer(ctx context.Context, args []string, ln net.Listener, port int, serviceIPs *serviceIPAdmission) error {
+func runAPIServer(ctx context.Context, args []string, ln net.Listener, port int, serviceIPs *serviceIPAdmission, readyz ...healthz.HealthChecker) error {
 	s := apiserveroptions.NewServerRunOptions()
 	fs := pflag.NewFlagSet("kube-apiserver", pflag.ContinueOnError)
 	for _, f := range s.Flags().FlagSets {
@@ -134,7 +135,7 @@ func runAPIServer(ctx context.Context, args []string, ln net.Listener, port int,
 		_ = ln.Close()
 		return utilerrors.NewAggregate(errs)
 	}
-	return runKubeAPIServer(ctx, completed)
+	return runKubeAPIServer(ctx, completed, readyz...)
 }
 
 func controllerManagerArgs(o *CompletedOptions, b *pki.Bundle, kubeconfigPath string) []string {

@@ -36,11 +36,12 @@ type Server struct {
 	ready      chan struct{}
 	admin      *rest.Config
 	serviceIPs *serviceIPAdmission
+	usable     *usableCheck
 }
 
 // New returns a Server for completed options. Nothing starts until Run.
 func New(opts *CompletedOptions) *Server {
-	s := &Server{opts: opts, ready: make(chan struct{})}
+	s := &Server{opts: opts, ready: make(chan struct{}), usable: &usableCheck{}}
 	if opts.HostKubeconfig != "" {
 		s.serviceIPs = newServiceIPAdmission()
 	}
@@ -98,6 +99,10 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		_ = ln.Close()
 		return fmt.Errorf("admin client config: %w", err)
 	}
+	if err := s.usable.setClient(s.admin); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("workloads readiness check: %w", err)
+	}
 
 	// The store gets its own context: an API server whose store goes away first keeps
 	// retrying and does not return (NOTES.md, "Shutdown order").
@@ -117,7 +122,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	defer stopAPI()
 	apiDone := make(chan error, 1)
 	go func() {
-		apiDone <- runAPIServer(apiCtx, apiServerArgs(o, bundle, store.flags), ln, o.Port, s.serviceIPs)
+		apiDone <- runAPIServer(apiCtx, apiServerArgs(o, bundle, store.flags), ln, o.Port, s.serviceIPs, s.usable)
 	}()
 	stopAPIServer := func() error {
 		stopAPI()
@@ -234,7 +239,9 @@ func (s *Server) waitReady(ctx context.Context, apiDone chan error) error {
 			return fmt.Errorf("kube-apiserver not ready after %s: %s", readyTimeout, last)
 		case <-tick.C:
 			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(rctx)
+			// Without the workloads check, which waits for the controller
+			// manager that starts only after this.
+			body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").Param("exclude", usableCheckName).DoRaw(rctx)
 			cancel()
 			if err == nil {
 				return nil

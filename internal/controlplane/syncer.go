@@ -121,6 +121,7 @@ func (s *Server) startSyncer(ctx context.Context, b *pki.Bundle) ([]runnable, er
 		closeAll()
 		return nil, err
 	}
+	s.usable.waitForSyncer(sync.Ready)
 	ensure := HostServiceFunc(sync.EnsureHostService)
 	s.serviceIPs.ensure.Store(&ensure)
 	return []runnable{

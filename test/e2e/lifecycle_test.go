@@ -64,6 +64,14 @@ func TestLifecycle(t *testing.T) {
 	if !strings.Contains(res.Stderr, `Virtual cluster "a" is ready`) || !strings.Contains(res.Stderr, "driver process") {
 		t.Fatalf("create a does not say it is ready with driver process: %s", res)
 	}
+	// Ready means usable: a pod is accepted at once (its service account and root
+	// CA exist), with no retry, and the syncer takes it to the host.
+	kubectlOut(t, env, kubectl, "run", "first", "--image=busybox", "--restart=Never")
+	testenv.Eventually(t, time.Minute, 250*time.Millisecond, func() (bool, string) {
+		out := host.Kubectl(t, "-n", "vc-a", "get", "pods", "-o", "name")
+		return strings.Contains(out, "first"), "host pods in vc-a: " + out
+	})
+	kubectlOut(t, env, kubectl, "delete", "pod", "first", "--wait=false")
 	const ctxA = "kubicle_a_vc-a_kubicle-host"
 	if cur := kubectlOut(t, env, kubectl, "config", "current-context"); cur != ctxA {
 		t.Fatalf("current context after create a: %q, want %q", cur, ctxA)
