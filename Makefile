@@ -24,13 +24,16 @@ export KUBICLE_LDFLAGS := $(LDFLAGS)
 GO_TAGS := kustomize_disable_go_plugin_support
 export GOFLAGS := $(strip $(GOFLAGS) -tags=$(GO_TAGS))
 
-.PHONY: help build kubectl helm test test-unit test-e2e bench verify lint demo clean
+.PHONY: help build node kubectl helm test test-unit test-e2e bench verify lint demo clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build bin/kubicle
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kubicle
+
+node: ## build bin/kubicle-node (kubelet and kube-proxy of real nodes)
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/kubicle-node ./cmd/kubicle-node
 
 kubectl: bin/kubectl ## build kubectl v1.37.2 from the Kubernetes module into bin/
 bin/kubectl: go.mod

@@ -16,10 +16,13 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
 	"kubicle.dev/kubicle/internal/controlplane"
+	"kubicle.dev/kubicle/internal/realnode"
 )
 
 // ContextName is the kubeconfig context of the embedded host, as kind names its own.
@@ -51,6 +54,15 @@ type Options struct {
 	PodCIDR string
 	// Executable is the kubicle binary that runs kwok (`kubicle kwok`); default: this one.
 	Executable string
+	// RealNodes is the number of real nodes: containerd, kubelet and kube-proxy on
+	// this machine, running real containers (see internal/realnode). Needs root.
+	RealNodes int
+	// NodeBinary is the kubicle-node executable of real nodes; default: kubicle-node
+	// beside the kubicle binary.
+	NodeBinary string
+	// Images are OCI image tarballs loaded into every real node; default: every .tar
+	// in the images directory beside NodeBinary (what `make images` writes).
+	Images []string
 }
 
 // NewOptions returns the defaults of `kubicle host up`.
@@ -80,6 +92,9 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NodeMemory, "node-memory", o.NodeMemory, "Memory capacity of each node")
 	fs.IntVar(&o.NodePods, "node-pods", o.NodePods, "Pod capacity of each node")
 	fs.StringVar(&o.PodCIDR, "pod-cidr", o.PodCIDR, "Range of simulated pod IPs")
+	fs.IntVar(&o.RealNodes, "real-nodes", o.RealNodes, "Number of real nodes: containerd, kubelet and kube-proxy on this machine, running real containers (needs root; see docs/real-nodes.md)")
+	fs.StringVar(&o.NodeBinary, "node-binary", o.NodeBinary, "The kubicle-node binary of real nodes (default: kubicle-node beside kubicle)")
+	fs.StringArrayVar(&o.Images, "image", o.Images, "OCI image tarball to load into every real node, repeatable (default: the .tar files in the images directory beside kubicle-node)")
 }
 
 // Validate returns every problem with the options.
@@ -88,8 +103,11 @@ func (o *Options) Validate() error {
 	if o.StateDir == "" {
 		errs = append(errs, errors.New("state directory is required"))
 	}
-	if o.Nodes < 0 || o.GPUNodes < 0 || o.Nodes+o.GPUNodes == 0 {
-		errs = append(errs, fmt.Errorf("--nodes %d and --gpu-nodes %d: need at least one node, and no negative counts", o.Nodes, o.GPUNodes))
+	if o.Nodes < 0 || o.GPUNodes < 0 || o.RealNodes < 0 || o.Nodes+o.GPUNodes+o.RealNodes == 0 {
+		errs = append(errs, fmt.Errorf("--nodes %d, --gpu-nodes %d and --real-nodes %d: need at least one node, and no negative counts", o.Nodes, o.GPUNodes, o.RealNodes))
+	}
+	if o.RealNodes > realnode.MaxNodes {
+		errs = append(errs, fmt.Errorf("--real-nodes %d: at most %d", o.RealNodes, realnode.MaxNodes))
 	}
 	if o.GPUNodes > 0 && o.GPUsPerNode < 1 {
 		errs = append(errs, fmt.Errorf("--gpus-per-node %d: must be at least 1", o.GPUsPerNode))
@@ -133,6 +151,9 @@ func (p Paths) ReadyMarker() string { return filepath.Join(p.dir, "ready") }
 // Kwok is kwok's directory (configuration, simulated logs, exec working directory).
 func (p Paths) Kwok() string { return filepath.Join(p.dir, "kwok") }
 
+// RealNodes is the real nodes' directory (see internal/realnode).
+func (p Paths) RealNodes() string { return filepath.Join(p.dir, "nodes") }
+
 // Info describes a host that is up.
 type Info struct {
 	// Server is the API server URL.
@@ -160,6 +181,23 @@ func Run(ctx context.Context, o *Options, kwokLog *os.File, onReady func(Info) e
 	cpo.Scheduler = true
 	cpo.Profile = controlplane.ProfileHost
 	cpo.ContextName = ContextName
+	var real *realnode.Options
+	if o.RealNodes > 0 {
+		var err error
+		if real, err = o.realNodeOptions(paths); err != nil {
+			return err
+		}
+		// Pods reach the host API through the kubernetes Service, whose endpoint is
+		// the API server's advertised address: it must not be loopback, which inside
+		// a pod is the pod itself.
+		if err := realnode.PrepareHostAddress(); err != nil {
+			return err
+		}
+		if host, port, err := net.SplitHostPort(o.Listen); err == nil && (host == "127.0.0.1" || host == "localhost") {
+			cpo.Listen = net.JoinHostPort(realnode.HostIP, port)
+		}
+		cpo.APIServerArgs = append(cpo.APIServerArgs, "endpoint-reconciler-type=lease")
+	}
 	completed, err := cpo.Complete()
 	if err != nil {
 		return err
@@ -178,48 +216,72 @@ func Run(ctx context.Context, o *Options, kwokLog *os.File, onReady func(Info) e
 	case <-cp.Ready():
 	}
 
-	fail := func(err error) error {
+	var stops []func()
+	stopAll := func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
 		stopCP()
 		<-cpDone
-		return err
 	}
 	client, err := kubernetes.NewForConfig(cp.AdminConfig())
 	if err != nil {
-		return fail(err)
+		stopAll()
+		return err
 	}
 	if err := EnsureNodes(ctx, client, specs); err != nil {
-		return fail(err)
+		stopAll()
+		return err
 	}
 	if err := ensureStorageClass(ctx, client); err != nil {
-		return fail(err)
+		stopAll()
+		return err
 	}
 	provCtx, stopProvisioner := context.WithCancel(ctx)
 	defer stopProvisioner()
 	go runProvisioner(provCtx, client)
-	exe := o.Executable
-	if exe == "" {
-		if exe, err = os.Executable(); err != nil {
-			return fail(fmt.Errorf("finding the kubicle binary for kwok: %w", err))
+
+	var names []string
+	failed := make(chan error, 2)
+	if len(specs) > 0 {
+		kwok, err := o.startKwok(paths, kwokLog)
+		if err != nil {
+			stopAll()
+			return err
+		}
+		stops = append(stops, func() { kwok.stop(context.Background()) })
+		go func() {
+			err := <-kwok.done
+			kwok.done <- err // for kwok.stop
+			failed <- fmt.Errorf("kwok (simulated nodes) stopped: %v; see its log", err)
+		}()
+		for _, s := range specs {
+			names = append(names, s.Name)
 		}
 	}
-	port, err := kubeletPort(paths)
-	if err != nil {
-		return fail(err)
-	}
-	pkiDir := filepath.Join(paths.Data(), "pki")
-	kwok, err := startKwok(exe, paths.Kwok(), paths.Kubeconfig(),
-		filepath.Join(pkiDir, "kubelet-serving.crt"), filepath.Join(pkiDir, "kubelet-serving.key"),
-		port, o.PodCIDR, kwokLog)
-	if err != nil {
-		return fail(err)
-	}
-	stopAll := func() {
-		kwok.stop(context.Background())
-		stopCP()
-		<-cpDone
+	if real != nil {
+		real.Server = cp.AdminConfig().Host
+		if err := removeRealNodesBeyond(ctx, client, o.RealNodes); err != nil {
+			stopAll()
+			return err
+		}
+		nodes, err := realnode.Start(ctx, *real)
+		if err != nil {
+			stopAll()
+			return err
+		}
+		stops = append(stops, func() {
+			if err := nodes.Stop(); err != nil {
+				logger.Error(err, "Removing real nodes")
+			}
+		})
+		go func() { failed <- <-nodes.Err() }()
+		for i := 0; i < o.RealNodes; i++ {
+			names = append(names, realnode.NodeName(i))
+		}
 	}
 
-	ready, err := waitNodes(ctx, client, specs, kwok.done)
+	ready, err := waitNodes(ctx, client, names, failed)
 	if err != nil {
 		stopAll()
 		return err
@@ -239,15 +301,82 @@ func Run(ctx context.Context, o *Options, kwokLog *os.File, onReady func(Info) e
 	case err := <-cpDone:
 		cpDone <- err
 		runErr = fmt.Errorf("control plane stopped: %w", err)
-	case err := <-kwok.done:
-		kwok.done <- err
-		runErr = fmt.Errorf("kwok (simulated nodes) stopped: %v; see its log", err)
+	case runErr = <-failed:
 	}
 	stopAll()
 	return runErr
 }
 
-func waitNodes(ctx context.Context, client kubernetes.Interface, specs []NodeSpec, kwokDone chan error) (int, error) {
+// startKwok starts kwok for the simulated nodes.
+func (o *Options) startKwok(paths Paths, kwokLog *os.File) (*kwokProcess, error) {
+	exe := o.Executable
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("finding the kubicle binary for kwok: %w", err)
+		}
+	}
+	port, err := kubeletPort(paths)
+	if err != nil {
+		return nil, err
+	}
+	pkiDir := filepath.Join(paths.Data(), "pki")
+	return startKwok(exe, paths.Kwok(), paths.Kubeconfig(),
+		filepath.Join(pkiDir, "kubelet-serving.crt"), filepath.Join(pkiDir, "kubelet-serving.key"),
+		port, o.PodCIDR, kwokLog)
+}
+
+// realNodeOptions resolves the node binary and the images of real nodes, checks the
+// machine, and removes what real nodes of an earlier run that was killed left behind.
+func (o *Options) realNodeOptions(paths Paths) (*realnode.Options, error) {
+	bin := o.NodeBinary
+	if bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("finding the kubicle binary: %w", err)
+		}
+		bin = filepath.Join(filepath.Dir(exe), "kubicle-node")
+	}
+	if err := realnode.CheckPrerequisites(bin); err != nil {
+		return nil, err
+	}
+	images := o.Images
+	if len(images) == 0 {
+		found, err := filepath.Glob(filepath.Join(filepath.Dir(bin), "images", "*.tar"))
+		if err != nil {
+			return nil, err
+		}
+		images = found
+	}
+	if err := realnode.Cleanup(paths.RealNodes(), bin); err != nil {
+		return nil, fmt.Errorf("removing real nodes of an earlier run: %w", err)
+	}
+	return &realnode.Options{Dir: paths.RealNodes(), Count: o.RealNodes, NodeBinary: bin,
+		PKIDir: filepath.Join(paths.Data(), "pki"), Images: images}, nil
+}
+
+// removeRealNodesBeyond deletes the Node objects of real nodes that an earlier run had
+// and this one does not start.
+func removeRealNodesBeyond(ctx context.Context, client kubernetes.Interface, count int) error {
+	list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: realnode.NodeLabel + "=true"})
+	if err != nil {
+		return fmt.Errorf("listing real nodes: %w", err)
+	}
+	want := map[string]bool{}
+	for i := 0; i < count; i++ {
+		want[realnode.NodeName(i)] = true
+	}
+	for _, n := range list.Items {
+		if !want[n.Name] {
+			if err := client.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("deleting node %s: %w", n.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func waitNodes(ctx context.Context, client kubernetes.Interface, names []string, failed chan error) (int, error) {
 	deadline := time.After(nodesReadyTimeout)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
@@ -256,14 +385,14 @@ func waitNodes(ctx context.Context, client kubernetes.Interface, specs []NodeSpe
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
-		case err := <-kwokDone:
-			kwokDone <- err
-			return 0, fmt.Errorf("kwok (simulated nodes) exited during start: %v", err)
+		case err := <-failed:
+			failed <- err
+			return 0, fmt.Errorf("nodes failed during start: %w", err)
 		case <-deadline:
-			return 0, fmt.Errorf("only %d of %d nodes Ready after %s", ready, len(specs), nodesReadyTimeout)
+			return 0, fmt.Errorf("only %d of %d nodes Ready after %s", ready, len(names), nodesReadyTimeout)
 		case <-tick.C:
-			n, err := NodesReady(ctx, client, specs)
-			if err == nil && n == len(specs) {
+			n, err := NodesReady(ctx, client, names)
+			if err == nil && n == len(names) {
 				return n, nil
 			}
 			ready = n

@@ -142,10 +142,10 @@ func EnsureNodes(ctx context.Context, client kubernetes.Interface, specs []NodeS
 }
 
 // NodesReady reports how many of the named nodes have condition Ready=True.
-func NodesReady(ctx context.Context, client kubernetes.Interface, specs []NodeSpec) (int, error) {
+func NodesReady(ctx context.Context, client kubernetes.Interface, names []string) (int, error) {
 	ready := 0
-	for _, s := range specs {
-		n, err := client.CoreV1().Nodes().Get(ctx, s.Name, metav1.GetOptions{})
+	for _, name := range names {
+		n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return ready, err
 		}

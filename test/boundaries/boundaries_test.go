@@ -16,6 +16,8 @@ var heavy = []string{"k8s.io/kubernetes/", "github.com/k3s-io/kine/", "sigs.k8s.
 // mayImportHeavy are the only packages allowed to depend on heavy ones.
 var mayImportHeavy = map[string]bool{
 	"cmd/kubicle":               true,
+	"cmd/kubicle-node":          true,
+	"internal/app/node":         true,
 	"internal/app":              true,
 	"internal/app/controlplane": true,
 	"internal/app/host":         true,
@@ -33,6 +35,8 @@ var rules = []struct{ from, to, why string }{
 	{"pkg/apis", module + "internal/", "the public API must not depend on internals"},
 	{"internal/config", "k8s.io/client-go", "config is data: no clients"},
 	{"internal/memlimit", "k8s.io/", "memlimit is a leaf: the Go runtime and a metrics registry only"},
+	{"cmd/kubicle", "k8s.io/kubernetes/cmd/kubelet", "the node agents live in kubicle-node: every control plane maps the kubicle binary"},
+	{"cmd/kubicle", "k8s.io/kubernetes/cmd/kube-proxy", "the node agents live in kubicle-node: every control plane maps the kubicle binary"},
 }
 
 func TestImportBoundaries(t *testing.T) {

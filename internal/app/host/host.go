@@ -37,7 +37,7 @@ and kubectl logs and exec work. Use it to try kubicle, or in CI, with no cluster
 	}
 	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", defaultStateDir(), "Directory holding the host's data, logs and pid (env KUBICLE_HOST_DIR)")
 	dir := func() string { return stateDir }
-	cmd.AddCommand(newUp(streams, dir), newDown(streams, dir), newStatus(streams, dir), newKubeconfig(streams, dir))
+	cmd.AddCommand(newUp(streams, dir), newDown(streams, dir), newStatus(streams, dir), newKubeconfig(streams, dir), newLoadImage(streams, dir))
 	return cmd
 }
 
@@ -71,10 +71,17 @@ func newUp(streams cli.Streams, stateDir func() string) *cobra.Command {
 		Use:   "up",
 		Short: "Start the embedded host cluster",
 		Example: `  kubicle host up --detach --nodes 2 --gpu-nodes 1 --gpus-per-node 8
-  kubectl --context kubicle-host get nodes`,
+  kubectl --context kubicle-host get nodes
+
+  # real nodes: containerd, kubelet and kube-proxy on this machine (root; make node images)
+  sudo kubicle host up --detach --real-nodes 2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.StateDir = stateDir()
+			// Real nodes replace the default simulated one; both kinds when asked.
+			if opts.RealNodes > 0 && !cmd.Flags().Changed("nodes") {
+				opts.Nodes = 0
+			}
 			if err := opts.Validate(); err != nil {
 				return err
 			}
@@ -118,7 +125,7 @@ func upForeground(ctx context.Context, streams cli.Streams, opts *hostsim.Option
 	// The host is one per machine and carries every tenant's pods: Go's default GOGC
 	// keeps its collector's CPU out of the way of the workloads it simulates.
 	memlimit.Tune(ctx, 0, nil, f.idleTrim, legacyregistry.Registerer())
-	fmt.Fprintf(streams.ErrOut, "Starting embedded host (%d nodes, %d GPU nodes); logs: %s\n", opts.Nodes, opts.GPUNodes, paths.Log())
+	fmt.Fprintf(streams.ErrOut, "Starting embedded host (%d simulated nodes, %d simulated GPU nodes, %d real nodes); logs: %s\n", opts.Nodes, opts.GPUNodes, opts.RealNodes, paths.Log())
 	err = hostsim.Run(ctx, opts, logFile, func(info hostsim.Info) error {
 		target := ""
 		if !f.noMerge {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"kubicle.dev/kubicle/internal/app/cli"
 	"kubicle.dev/kubicle/internal/hostsim"
 	"kubicle.dev/kubicle/internal/kubeconfig"
+	"kubicle.dev/kubicle/internal/realnode"
 )
 
 // downTimeout is how long `host down` waits after SIGTERM before it sends SIGKILL. The
@@ -41,6 +43,11 @@ func newDown(streams cli.Streams, stateDir func() string) *cobra.Command {
 				fmt.Fprintln(streams.ErrOut, "Embedded host stopped")
 			} else {
 				fmt.Fprintln(streams.ErrOut, "Embedded host is not running")
+			}
+			// A host that was killed leaves its real nodes' containers, mounts,
+			// interfaces and rules behind; a host that stopped cleanly left nothing.
+			if err := realnode.Cleanup(paths.RealNodes(), nodeBinary()); err != nil {
+				return fmt.Errorf("removing real nodes: %w", err)
 			}
 			if purge {
 				if userConfig == "" {
@@ -137,6 +144,52 @@ func newKubeconfig(streams cli.Streams, stateDir func() string) *cobra.Command {
 			}
 			_, err := fmt.Fprintln(streams.Out, path)
 			return err
+		},
+	}
+}
+
+// nodeBinary is the kubicle-node binary beside this one.
+func nodeBinary() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "kubicle-node"
+	}
+	return filepath.Join(filepath.Dir(exe), "kubicle-node")
+}
+
+func newLoadImage(streams cli.Streams, stateDir func() string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "load-image FILE...",
+		Short: "Load OCI image tarballs into every real node of the running host",
+		Long: `Load container images into the real nodes of the embedded host, which reach no
+registry. Each FILE is an OCI image tarball (as written by make images, or by crane,
+ko or buildah); pods name the image it holds with imagePullPolicy IfNotPresent or Never.`,
+		Example: `  kubicle host load-image bin/images/agnhost.tar`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			dir := stateDir()
+			if hostsim.ReadPID(dir) == 0 {
+				return fmt.Errorf("the embedded host is not running (state directory %s): run `kubicle host up --real-nodes N` first", dir)
+			}
+			sockets, err := realnode.Sockets(hostsim.PathsFor(dir).RealNodes())
+			if err != nil {
+				return err
+			}
+			if len(sockets) == 0 {
+				return fmt.Errorf("the embedded host has no real nodes: start it with --real-nodes N")
+			}
+			for _, f := range files {
+				if _, err := os.Stat(f); err != nil {
+					return fmt.Errorf("image %s: %w", f, err)
+				}
+			}
+			for _, s := range sockets {
+				if err := realnode.LoadImages(s, files...); err != nil {
+					return fmt.Errorf("node %s: %w", filepath.Base(filepath.Dir(s)), err)
+				}
+			}
+			fmt.Fprintf(streams.ErrOut, "Loaded %d image(s) into %d real node(s)\n", len(files), len(sockets))
+			return nil
 		},
 	}
 }
