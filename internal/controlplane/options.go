@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"kubicle.dev/kubicle/internal/deploy"
 	"kubicle.dev/kubicle/pkg/apis/kubicle/v1alpha1"
 )
 
@@ -84,8 +85,13 @@ type Options struct {
 	// Name is the virtual cluster's name; it names its host objects.
 	Name string
 	// HostKubeconfig is the kubeconfig of the host cluster. With HostNamespace it
-	// turns on the syncer: pods and what they need run on the host.
+	// turns on the syncer: pods and what they need run on the host. Empty inside a
+	// pod of the host (driver "pod"): the pod's service account credentials.
 	HostKubeconfig string
+	// PKIDir holds certificates and keys to use instead of generating them (driver
+	// "pod" with several replicas or a shared store: every replica serves with the
+	// same CA). Its files are copied into DataDir/pki at each start.
+	PKIDir string
 	// HostNamespace is the host namespace that holds the synced objects.
 	HostNamespace string
 	// VirtualCluster is the declarative config the control plane serves, when it was
@@ -135,7 +141,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ContextName, "context-name", o.ContextName, "Name of the context in DATA_DIR/kubeconfig")
 	fs.StringArrayVar(&o.APIServerArgs, "kube-apiserver-arg", o.APIServerArgs, "Extra kube-apiserver flag (name=value; commas stay in the value), repeatable; replaces kubicle's flag of that name")
 	fs.StringVar(&o.Name, "name", o.Name, "Name of the virtual cluster (names its host objects)")
-	fs.StringVar(&o.HostKubeconfig, "host-kubeconfig", o.HostKubeconfig, "Kubeconfig of the host cluster; with --host-namespace it starts the syncer")
+	fs.StringVar(&o.HostKubeconfig, "host-kubeconfig", o.HostKubeconfig, "Kubeconfig of the host cluster; with --host-namespace it starts the syncer (default inside a pod of the host: the pod's service account)")
+	fs.StringVar(&o.PKIDir, "pki-dir", o.PKIDir, "Directory of certificates and keys (ca.crt, ca.key, …) to use instead of generating them; copied into DATA_DIR/pki at start")
 	fs.StringVar(&o.HostNamespace, "host-namespace", o.HostNamespace, "Host namespace for the virtual cluster's synced objects")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", o.MetricsListen, "Address for plain-HTTP /metrics (e.g. 127.0.0.1:9090); empty: off")
 	fs.StringVar(&o.DNSListen, "dns-listen", o.DNSListen, "Address (UDP and TCP) of the virtual cluster's DNS server; default: the --listen host, port 0 picks a free port once and keeps it")
@@ -151,7 +158,7 @@ func (o *Options) ApplyConfig(vc *v1alpha1.VirtualCluster, changed func(flag str
 	if !changed("name") {
 		o.Name = vc.Name
 	}
-	if !changed("host-namespace") && o.HostKubeconfig != "" {
+	if !changed("host-namespace") && (o.HostKubeconfig != "" || InCluster()) {
 		o.HostNamespace = vc.Namespace
 	}
 	if !changed("scheduler") && vc.Spec.ControlPlane.Scheduler.Enabled != nil {
@@ -215,11 +222,19 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("--service-cidr %q: not a CIDR", o.ServiceCIDR))
 	}
 	errs = append(errs, o.validateStore()...)
-	if (o.HostKubeconfig == "") != (o.HostNamespace == "") {
-		errs = append(errs, errors.New("--host-kubeconfig and --host-namespace go together: give both to sync to a host, or neither"))
+	switch {
+	case o.HostKubeconfig != "" && o.HostNamespace == "":
+		errs = append(errs, errors.New("--host-kubeconfig needs --host-namespace, the host namespace to sync to"))
+	case o.HostNamespace != "" && o.HostKubeconfig == "" && !InCluster():
+		errs = append(errs, errors.New("--host-namespace needs --host-kubeconfig, or to run in a pod of the host cluster (whose service account the syncer then uses)"))
 	}
-	if o.HostKubeconfig != "" && o.Name == "" {
-		errs = append(errs, errors.New("--name is required with --host-kubeconfig: it names the host objects"))
+	if o.HostNamespace != "" && o.Name == "" {
+		errs = append(errs, errors.New("--name is required with --host-namespace: it names the host objects"))
+	}
+	if o.PKIDir != "" {
+		if fi, err := os.Stat(o.PKIDir); err != nil || !fi.IsDir() {
+			errs = append(errs, fmt.Errorf("--pki-dir %s: not a directory", o.PKIDir))
+		}
 	}
 	errs = append(errs, o.validateDNS()...)
 	for _, a := range append(append([]string{}, o.APIServerArgs...), o.ControllerManagerArgs...) {
@@ -297,3 +312,24 @@ func splitListen(addr string) (string, int, error) {
 	}
 	return host, port, nil
 }
+
+// DatastoreEndpointEnv is the environment variable that gives --datastore-endpoint,
+// so that a pod takes the data source name, which carries a password, from a Secret
+// rather than from its command line.
+const DatastoreEndpointEnv = deploy.DatastoreEndpointEnv
+
+// serviceAccountDir is where a pod's service account credentials are mounted.
+const serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// InCluster reports whether this process runs in a pod with service account
+// credentials for its cluster, as a control plane with driver "pod" does.
+func InCluster() bool {
+	if os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(serviceAccountDir, "token"))
+	return err == nil
+}
+
+// syncsToHost reports whether the control plane runs a syncer to a host.
+func (o *Options) syncsToHost() bool { return o.HostNamespace != "" }

@@ -42,7 +42,7 @@ type Server struct {
 // New returns a Server for completed options. Nothing starts until Run.
 func New(opts *CompletedOptions) *Server {
 	s := &Server{opts: opts, ready: make(chan struct{}), usable: &usableCheck{}}
-	if opts.HostKubeconfig != "" {
+	if opts.syncsToHost() {
 		s.serviceIPs = newServiceIPAdmission()
 	}
 	return s
@@ -73,6 +73,11 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	}
 	defer unlock()
 
+	if o.PKIDir != "" {
+		if err := copyPKI(o.PKIDir, o.path("pki")); err != nil {
+			return err
+		}
+	}
 	hosts := append([]string{o.Host, o.clientHost()}, o.ExtraSANs...)
 	bundle, err := pki.EnsureBundle(o.path("pki"), pki.BundleOptions{Hosts: hosts, ServiceIP: o.ServiceIP})
 	if err != nil {
@@ -160,7 +165,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 			compDone <- result{"kube-scheduler", runScheduler(compCtx, schedulerArgs(kubeconfigs.scheduler))}
 		}()
 	}
-	if o.HostKubeconfig != "" {
+	if o.syncsToHost() {
 		run, err := s.startSyncer(compCtx, bundle)
 		if err != nil {
 			stopComponents()
@@ -180,6 +185,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		go func() { compDone <- result{"metrics server", serveMetrics(compCtx, o.MetricsListen)} }()
 	}
 	close(s.ready)
+	go s.exportKubeConfig(compCtx, bundle)
 
 	var runErr error
 	select {

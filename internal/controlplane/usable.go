@@ -55,9 +55,12 @@ func (u *usableCheck) setClient(cfg *rest.Config) error {
 func (u *usableCheck) waitForSyncer(ready func() bool) { u.syncer.Store(&ready) }
 
 // Check implements healthz.HealthChecker.
-func (u *usableCheck) Check(r *http.Request) error {
+func (u *usableCheck) Check(r *http.Request) error { return u.ready(r.Context()) }
+
+// ready reports why the virtual cluster cannot run workloads yet, or nil.
+func (u *usableCheck) ready(ctx context.Context) error {
 	if !u.objects.Load() {
-		if err := u.checkObjects(r.Context()); err != nil {
+		if err := u.checkObjects(ctx); err != nil {
 			return err
 		}
 		u.objects.Store(true)

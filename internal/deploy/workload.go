@@ -40,6 +40,10 @@ const (
 	// EtcdPeerPort is the peer port of the embedded etcd member.
 	EtcdPeerPort = 2380
 
+	// DatastoreEndpointEnv is the control plane's environment variable for the
+	// database's data source name (controlplane.DatastoreEndpointEnv).
+	DatastoreEndpointEnv = "KUBICLE_DATASTORE_ENDPOINT"
+
 	containerName  = "control-plane"
 	dataVolume     = "data"
 	configVolume   = "config"
@@ -210,6 +214,17 @@ func statefulSet(vc *v1alpha1.VirtualCluster, r Ref, image string, res corev1.Re
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 		},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}
+
+	if db := cp.BackingStore.Database; db != nil && db.DSNSecretRef != nil {
+		// The data source name carries a password: from its Secret through the
+		// environment, never on the command line.
+		container.Env = append(container.Env, corev1.EnvVar{Name: DatastoreEndpointEnv, ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: db.DSNSecretRef.Name},
+				Key:                  db.DSNSecretRef.Key,
+			},
+		}})
 	}
 
 	spec := corev1.PodSpec{

@@ -151,6 +151,9 @@ func (p Paths) ReadyMarker() string { return filepath.Join(p.dir, "ready") }
 // Kwok is kwok's directory (configuration, simulated logs, exec working directory).
 func (p Paths) Kwok() string { return filepath.Join(p.dir, "kwok") }
 
+// Volumes holds the directories of provisioned PersistentVolumes.
+func (p Paths) Volumes() string { return filepath.Join(p.dir, "volumes") }
+
 // RealNodes is the real nodes' directory (see internal/realnode).
 func (p Paths) RealNodes() string { return filepath.Join(p.dir, "nodes") }
 
@@ -239,7 +242,7 @@ func Run(ctx context.Context, o *Options, kwokLog *os.File, onReady func(Info) e
 	}
 	provCtx, stopProvisioner := context.WithCancel(ctx)
 	defer stopProvisioner()
-	go runProvisioner(provCtx, client)
+	go runProvisioner(provCtx, client, paths.Volumes())
 
 	var names []string
 	failed := make(chan error, 2)

@@ -3,6 +3,8 @@ package hostsim
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -45,11 +47,15 @@ func ensureStorageClass(ctx context.Context, client kubernetes.Interface) error 
 }
 
 // runProvisioner provisions a PersistentVolume for every claim of StorageClassName,
-// the job a CSI driver's external-provisioner does on a real cluster. The volume
-// is a hostPath that simulated nodes never mount; the host's persistentvolume-binder
-// controller binds claim and volume as it would any other pair. Reclaim policy Delete
-// is honoured by deleting released volumes.
-func runProvisioner(ctx context.Context, client kubernetes.Interface) {
+// the job a CSI driver's external-provisioner does on a real cluster. The volume is
+// a hostPath directory under dir, which every node of the embedded host reaches (they
+// share this machine), so a pod keeps its data when it moves to another node; the
+// directory is writable by any user, as kind's local-path provisioner makes it,
+// because a hostPath volume gets no fsGroup ownership. The host's
+// persistentvolume-binder controller binds claim and volume as it would any other
+// pair. Reclaim policy Delete is honoured by deleting released volumes and their
+// directories.
+func runProvisioner(ctx context.Context, client kubernetes.Interface, dir string) {
 	logger := klog.FromContext(ctx).WithName("provisioner")
 	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
 	claims := factory.Core().V1().PersistentVolumeClaims()
@@ -76,7 +82,7 @@ func runProvisioner(ctx context.Context, client kubernetes.Interface) {
 		if quit {
 			return
 		}
-		err := provision(ctx, client, claims.Lister(), volumes.Lister(), key)
+		err := provision(ctx, client, claims.Lister(), volumes.Lister(), dir, key)
 		if err != nil {
 			logger.Error(err, "Provisioning", "key", key)
 			queue.AddRateLimited(key)
@@ -87,7 +93,7 @@ func runProvisioner(ctx context.Context, client kubernetes.Interface) {
 	}
 }
 
-func provision(ctx context.Context, client kubernetes.Interface, claims corelisters.PersistentVolumeClaimLister, volumes corelisters.PersistentVolumeLister, key string) error {
+func provision(ctx context.Context, client kubernetes.Interface, claims corelisters.PersistentVolumeClaimLister, volumes corelisters.PersistentVolumeLister, dir, key string) error {
 	kind, rest, _ := strings.Cut(key, "/")
 	if kind == "volume" {
 		pv, err := volumes.Get(rest)
@@ -98,6 +104,11 @@ func provision(ctx context.Context, client kubernetes.Interface, claims corelist
 		}
 		if pv.Annotations["pv.kubernetes.io/provisioned-by"] == provisionerName && pv.Status.Phase == corev1.VolumeReleased &&
 			pv.Spec.PersistentVolumeReclaimPolicy == corev1.PersistentVolumeReclaimDelete {
+			if hp := pv.Spec.HostPath; hp != nil && filepath.Dir(hp.Path) == dir {
+				if err := os.RemoveAll(hp.Path); err != nil {
+					return fmt.Errorf("removing volume directory %s: %w", hp.Path, err)
+				}
+			}
 			return client.CoreV1().PersistentVolumes().Delete(ctx, pv.Name, metav1.DeleteOptions{})
 		}
 		return nil
@@ -119,6 +130,13 @@ func provision(ctx context.Context, client kubernetes.Interface, claims corelist
 	if _, err := volumes.Get(pvName); err == nil {
 		return nil
 	}
+	path := filepath.Join(dir, pvName)
+	if err := os.MkdirAll(path, 0o777); err != nil {
+		return fmt.Errorf("volume directory %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o777); err != nil { // past the umask
+		return fmt.Errorf("volume directory %s: %w", path, err)
+	}
 	capacity := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
 	pv := &corev1.PersistentVolume{
 		ObjectMeta: metav1.ObjectMeta{
@@ -137,7 +155,7 @@ func provision(ctx context.Context, client kubernetes.Interface, claims corelist
 				Namespace: pvc.Namespace, Name: pvc.Name, UID: pvc.UID,
 			},
 			PersistentVolumeSource: corev1.PersistentVolumeSource{
-				HostPath: &corev1.HostPathVolumeSource{Path: "/var/lib/kubicle-simulated/" + pvName},
+				HostPath: &corev1.HostPathVolumeSource{Path: path, Type: ptr(corev1.HostPathDirectory)},
 			},
 		},
 	}

@@ -24,13 +24,16 @@ type Credentials struct {
 	CertData, KeyData []byte
 	// Token is a bearer token, used when no client certificate is given.
 	Token string
+	// TLSServerName is the name the serving certificate is checked against, when
+	// the server is reached at an address the certificate does not name.
+	TLSServerName string
 }
 
 // New returns a kubeconfig whose cluster, user and context all carry name and whose
 // current context is that context.
 func New(name string, c Credentials) *clientcmdapi.Config {
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: c.Server, CertificateAuthorityData: c.CAData}
+	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: c.Server, CertificateAuthorityData: c.CAData, TLSServerName: c.TLSServerName}
 	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{ClientCertificateData: c.CertData, ClientKeyData: c.KeyData, Token: c.Token}
 	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
 	cfg.CurrentContext = name

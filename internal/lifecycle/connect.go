@@ -71,21 +71,27 @@ func Connect(ctx context.Context, h *Host, o ConnectOptions) error {
 	if rec == nil {
 		return fmt.Errorf("virtual cluster %q not found in host namespace %q (context %q); `kubicle list` shows the virtual clusters of this host", r.Name, r.Namespace, h.Context)
 	}
-	if rec.VC.Spec.ControlPlane.Driver != v1alpha1.DriverProcess {
-		return fmt.Errorf("virtual cluster %s runs with driver %q: `kubicle connect` supports driver \"process\" only so far; its kubeconfig is in Secret %s/%s",
-			r, rec.VC.Spec.ControlPlane.Driver, r.Namespace, rec.VC.Spec.ExportKubeConfig.SecretName)
-	}
-	paths := localPaths(h, rec)
-	if !paths.Exists() {
-		return fmt.Errorf("virtual cluster %s runs as a process on machine %q and listens on its loopback interface only; connect from that machine", r, rec.Machine)
-	}
 	ctxName := ContextName(r.Name, r.Namespace, h.Context)
-	cfg, err := clusterKubeconfig(paths.AdminKubeconfig(), ctxName, "")
-	if err != nil {
-		return err
-	}
-	if runningPID(paths) == 0 {
-		p.warn("The control plane of %s is not running (`kubicle create %s -n %s --upgrade` starts it again)", r, r.Name, r.Namespace)
+	var cfg *clientcmdapi.Config
+	if rec.VC.Spec.ControlPlane.Driver == v1alpha1.DriverProcess {
+		paths := localPaths(h, rec)
+		if !paths.Exists() {
+			return fmt.Errorf("virtual cluster %s runs as a process on machine %q and listens on its loopback interface only; connect from that machine", r, rec.Machine)
+		}
+		if cfg, err = clusterKubeconfig(paths.AdminKubeconfig(), ctxName, ""); err != nil {
+			return err
+		}
+		if runningPID(paths) == 0 {
+			p.warn("The control plane of %s is not running (`kubicle create %s -n %s --upgrade` starts it again)", r, r.Name, r.Namespace)
+		}
+	} else {
+		exported, err := exportedKubeconfig(ctx, h, rec.VC)
+		if err != nil {
+			return err
+		}
+		if cfg, err = podUserKubeconfig(ctx, h, rec.VC, exported, ctxName); err != nil {
+			return err
+		}
 	}
 
 	switch {

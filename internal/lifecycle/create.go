@@ -639,11 +639,21 @@ func object(m map[string]any, key string) map[string]any {
 	return o
 }
 
-// embeddedHost reports whether h is kubicle's embedded host: its nodes
-// carry simulatedNodeLabel.
+// embeddedHost reports whether h is kubicle's embedded host with simulated nodes
+// only: every node carries simulatedNodeLabel, so no node runs a container and a
+// control plane pod could not start. With real nodes (`host up --real-nodes`) the
+// pod driver runs there as on any cluster.
 func embeddedHost(ctx context.Context, h *Host) bool {
-	nodes, err := h.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: simulatedNodeLabel + "=true", Limit: 1})
-	return err == nil && len(nodes.Items) > 0
+	nodes, err := h.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil || len(nodes.Items) == 0 {
+		return false
+	}
+	for _, n := range nodes.Items {
+		if n.Labels[simulatedNodeLabel] != "true" {
+			return false
+		}
+	}
+	return true
 }
 
 // nsPlan is what Create found about the host namespace.

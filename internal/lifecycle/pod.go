@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"kubicle.dev/kubicle/internal/deploy"
+	"kubicle.dev/kubicle/internal/kubeconfig"
 	"kubicle.dev/kubicle/pkg/apis/kubicle/v1alpha1"
 )
 
@@ -33,8 +34,32 @@ func (c *creation) runPod(ctx context.Context) error {
 	if err := c.writeRecord(ctx); err != nil {
 		return err
 	}
-	p.line("Virtual cluster %q is ready at %s (inside the host). `kubicle connect` for driver \"pod\" is not available yet;", r.Name, endpoint)
-	p.line("the exported kubeconfig is in Secret %s/%s.", r.Namespace, c.vc.Spec.ExportKubeConfig.SecretName)
+	e := &c.vc.Spec.ExportKubeConfig
+	if e.Enabled == nil || !*e.Enabled {
+		p.line("Virtual cluster %q is ready at %s (inside the host); spec.exportKubeConfig is off, so only the control plane holds its credentials.", r.Name, endpoint)
+		return nil
+	}
+	exported, err := waitExportedKubeconfig(ctx, c.h, c.vc, c.o.Timeout)
+	if err != nil {
+		return err
+	}
+	p.done("The control plane wrote its kubeconfig to Secret %s/%s", r.Namespace, e.SecretName)
+	ctxName := ContextName(r.Name, r.Namespace, c.h.Context)
+	userCfg, err := podUserKubeconfig(ctx, c.h, c.vc, exported, ctxName)
+	if err != nil {
+		p.line("Virtual cluster %q is ready at %s (inside the host); %v", r.Name, endpoint, err)
+		return nil
+	}
+	if err := kubeconfig.Merge(c.h.UserKubeconfig, userCfg, ctxName, c.o.Connect); err != nil {
+		return err
+	}
+	if c.o.Connect {
+		p.done("Added context %q to %s and made it current", ctxName, c.h.UserKubeconfig)
+		p.line("Virtual cluster %q is ready. Try:\n  kubectl get namespaces", r.Name)
+	} else {
+		p.done("Added context %q to %s", ctxName, c.h.UserKubeconfig)
+		p.line("Virtual cluster %q is ready. Try:\n  kubectl --context %s get namespaces", r.Name, ctxName)
+	}
 	return nil
 }
 

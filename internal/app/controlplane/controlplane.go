@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/spf13/cobra"
 	"k8s.io/component-base/metrics/legacyregistry"
+	"os"
 
 	"kubicle.dev/kubicle/internal/app/cli"
 	"kubicle.dev/kubicle/internal/config"
@@ -29,6 +30,12 @@ kubeconfig is written to DIR/kubeconfig. All state stays in DIR, so a restart, e
 kill -9, keeps every object. SIGTERM stops it cleanly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A DSN carries a password: a pod gets it from a Secret through the
+			// environment, never on its command line.
+			if dsn := os.Getenv(cp.DatastoreEndpointEnv); dsn != "" && !cmd.Flags().Changed("datastore-endpoint") {
+				opts.StoreEndpoint = dsn
+				_ = cmd.Flags().Set("datastore-endpoint", dsn)
+			}
 			if configFile != "" {
 				vc, err := config.LoadFile(configFile)
 				if err != nil {
