@@ -264,6 +264,7 @@ func Run(ctx context.Context, o *Options, kwokLog *os.File, onReady func(Info) e
 	}
 	if real != nil {
 		real.Server = cp.AdminConfig().Host
+		real.Client = client
 		if err := removeRealNodesBeyond(ctx, client, o.RealNodes); err != nil {
 			stopAll()
 			return err

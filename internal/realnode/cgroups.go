@@ -69,8 +69,9 @@ func ensureCgroupRoot(name string) (string, error) {
 	return "/" + name, nil
 }
 
-// removeCgroupRoot removes node name's cgroups, children first, in every hierarchy.
-// The processes in them must have exited.
+// removeCgroupRoot removes node name's cgroups, children first, in every hierarchy,
+// the hybrid unified one included (the kubelet's cgroup library creates them there
+// too). The processes in them must have exited.
 func removeCgroupRoot(name string) error {
 	dirs, err := v1Hierarchies()
 	if err != nil {
@@ -78,6 +79,8 @@ func removeCgroupRoot(name string) error {
 	}
 	if dirs == nil {
 		dirs = []string{cgroupFS}
+	} else if _, err := os.Stat(filepath.Join(cgroupFS, "unified")); err == nil {
+		dirs = append(dirs, filepath.Join(cgroupFS, "unified"))
 	}
 	var errs []error
 	for _, h := range dirs {

@@ -61,14 +61,14 @@ func containerdConfig(dir, nodeIP string) string {
 // kubelets on one machine never take each other's pod cgroups for orphans, and writes
 // pod logs under its own directory. Eviction thresholds are low: a CI machine's disk
 // must not taint the node.
-func kubeletConfig(dir, nodeIP, cgroupRoot, caFile, certFile, keyFile string) string {
+func kubeletConfig(dir, nodeIP string, port, healthzPort int, cgroupRoot, caFile, certFile, keyFile string) string {
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: %[2]s
-port: 10250
+port: %[7]d
 readOnlyPort: 0
 healthzBindAddress: %[2]s
-healthzPort: 10248
+healthzPort: %[8]d
 authentication:
   anonymous:
     enabled: false
@@ -103,7 +103,7 @@ protectKernelDefaults: false
 rotateCertificates: false
 serverTLSBootstrap: false
 registerNode: true
-`, dir, nodeIP, cgroupRoot, caFile, certFile, keyFile)
+`, dir, nodeIP, cgroupRoot, caFile, certFile, keyFile, port, healthzPort)
 }
 
 // kubeconfig renders a kubeconfig for a client certificate.

@@ -16,23 +16,32 @@ import (
 
 // The addresses of the real nodes' network, all on this machine. 198.18.0.0/15 is set
 // aside for testing network equipment (RFC 2544), so it is unlikely to clash with a
-// network the machine is on; node addresses live on the loopback interface, and pod
+// network the machine is on; the addresses live on the loopback interface, and pod
 // networks on one bridge per node, so that no packet leaves the machine.
+//
+// Every real node shares the machine's network namespace, so they share one address,
+// NodeIP, as the network sees one host: pods on any of them carry it as their host
+// IP, which is how one kube-proxy and one network policy controller serve them all.
+// The kubelets tell themselves apart by port (KubeletPort).
 const (
 	// HostIP is the address of the host API server when real nodes run: pods reach
 	// the host API (the `kubernetes` Service's endpoint) there, so it cannot be
 	// loopback, which inside a pod is the pod itself.
 	HostIP = "198.18.0.1"
-	// nodeIPBase is the last octet of node 0's address; node i is 198.18.0.(base+i).
-	nodeIPBase = 10
+	// NodeIP is the address of every real node.
+	NodeIP = "198.18.0.10"
 	// PodCIDR holds every real node's pod network; node i gets 10.245.i.0/24.
 	PodCIDR = "10.245.0.0/16"
 	// MaxNodes bounds --real-nodes: one /24 of PodCIDR and one address each.
 	MaxNodes = 100
 )
 
-// NodeIP is the address of real node i.
-func NodeIP(i int) string { return fmt.Sprintf("198.18.0.%d", nodeIPBase+i) }
+// KubeletPort is the port of real node i's kubelet; the API server reaches it there
+// (the node's status names it).
+func KubeletPort(i int) int { return 10250 + i }
+
+// kubeletHealthzPort is the port of real node i's kubelet health check.
+func kubeletHealthzPort(i int) int { return 11250 + i }
 
 // podSubnet is the pod network of real node i.
 func podSubnet(i int) string { return fmt.Sprintf("10.245.%d.0/24", i) }
@@ -246,4 +255,88 @@ func unescapeMount(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// netpolChainPrefixes name the iptables chains of kube-router's network policy
+// controller, and netpolSetPrefixes its ipsets.
+var (
+	netpolChainPrefixes = []string{"KUBE-ROUTER-", "KUBE-NWPLCY-", "KUBE-POD-FW-"}
+	netpolSetPrefixes   = []string{"KUBE-SRC-", "KUBE-DST-", "KUBE-NSP-", "kube-router-"}
+)
+
+// removeNetpolRules deletes the network policy controller's chains (and the rules
+// that jump to them) from the filter table, then its ipsets. It reads the rules
+// itself instead of asking the controller, which needs the API server and may run
+// after a crash without one.
+func removeNetpolRules() error {
+	var failed []string
+	ours := func(chain string) bool {
+		for _, p := range netpolChainPrefixes {
+			if strings.HasPrefix(chain, p) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tool := range []string{"iptables", "ip6tables"} {
+		out, err := exec.Command(tool+"-save", "-t", "filter").Output()
+		if err != nil {
+			continue // no such tool, or no filter table
+		}
+		var chains, from []string
+		for _, line := range strings.Split(string(out), "\n") {
+			switch {
+			case strings.HasPrefix(line, ":"):
+				if name := strings.Fields(line[1:])[0]; ours(name) {
+					chains = append(chains, name)
+				}
+			case strings.HasPrefix(line, "-A "):
+				f := strings.Fields(line)
+				if len(f) >= 2 && !ours(f[1]) && slices.ContainsFunc(f, ours) && !slices.Contains(from, f[1]) {
+					from = append(from, f[1])
+				}
+			}
+		}
+		// Rules that jump to the controller's chains, deleted by number, last first.
+		for _, chain := range from {
+			list, err := exec.Command(tool, "-t", "filter", "-L", chain, "-n", "--line-numbers").Output()
+			if err != nil {
+				continue
+			}
+			var nums []string
+			for _, line := range strings.Split(string(list), "\n") {
+				f := strings.Fields(line)
+				if len(f) >= 2 && ours(f[1]) {
+					nums = append(nums, f[0])
+				}
+			}
+			for i := len(nums) - 1; i >= 0; i-- {
+				_ = exec.Command(tool, "-t", "filter", "-D", chain, nums[i]).Run()
+			}
+		}
+		for _, c := range chains {
+			_ = exec.Command(tool, "-t", "filter", "-F", c).Run()
+		}
+		for _, c := range chains {
+			if err := exec.Command(tool, "-t", "filter", "-X", c).Run(); err != nil {
+				failed = append(failed, tool+" "+c)
+			}
+		}
+	}
+	if out, err := exec.Command("ipset", "list", "-n").Output(); err == nil {
+		for _, name := range strings.Fields(string(out)) {
+			for _, p := range netpolSetPrefixes {
+				if strings.HasPrefix(name, p) {
+					if err := exec.Command("ipset", "destroy", name).Run(); err != nil {
+						failed = append(failed, "ipset "+name)
+					}
+					break
+				}
+			}
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("removing the network policy rules %s", strings.Join(failed, ", "))
+	}
+	return nil
 }

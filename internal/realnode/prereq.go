@@ -39,6 +39,7 @@ func CheckPrerequisites(nodeBinary string) error {
 		{what: "ctr", found: onPath("ctr"), pkg: "containerd"},
 		{what: "runc", found: onPath("runc"), pkg: "runc"},
 		{what: "iptables", found: onPath("iptables"), pkg: "iptables"},
+		{what: "ipset", found: onPath("ipset"), pkg: "ipset"},
 		{what: "ip", found: onPath("ip"), pkg: "iproute2"},
 		{what: "conntrack", found: onPath("conntrack"), pkg: "conntrack"},
 	}

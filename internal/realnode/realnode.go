@@ -20,6 +20,11 @@ import (
 	"strings"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
 	"kubicle.dev/kubicle/internal/controlplane/pki"
 )
 
@@ -47,6 +52,9 @@ type Options struct {
 	// Images are OCI image tarballs loaded into every node before its kubelet starts;
 	// they must include the sandbox image (SandboxImage).
 	Images []string
+	// Client is an administrator's client of the host, which grants the network
+	// policy controller its permissions.
+	Client kubernetes.Interface
 }
 
 // Nodes is a set of running real nodes.
@@ -54,6 +62,7 @@ type Nodes struct {
 	o       Options
 	nodes   []*node
 	proxy   *agent
+	netpol  *agent
 	errs    chan error
 	stopped chan struct{}
 }
@@ -99,6 +108,10 @@ func Start(ctx context.Context, o Options) (*Nodes, error) {
 		ns.Stop()
 		return nil, err
 	}
+	if err := ns.startNetpol(ctx, ca); err != nil {
+		ns.Stop()
+		return nil, err
+	}
 	ns.watch()
 	return ns, nil
 }
@@ -126,10 +139,11 @@ func (ns *Nodes) watch() {
 		forward(n.kubelet)
 	}
 	forward(ns.proxy)
+	forward(ns.netpol)
 }
 
 func (ns *Nodes) startNode(ctx context.Context, ca *pki.CA, i int) (*node, error) {
-	name, nodeIP := NodeName(i), NodeIP(i)
+	name, nodeIP := NodeName(i), NodeIP
 	n := &node{i: i, dir: filepath.Join(ns.o.Dir, name)}
 	for _, d := range []string{"pki", "cni/net.d", "cni/ipam", "kubelet", "pod-logs", "containerd"} {
 		if err := os.MkdirAll(filepath.Join(n.dir, d), 0o755); err != nil {
@@ -160,7 +174,7 @@ func (ns *Nodes) startNode(ctx context.Context, ca *pki.CA, i int) (*node, error
 	files := map[string]string{
 		"cni/net.d/10-kubicle.conflist": string(conf),
 		"containerd/config.toml":        containerdConfig(n.dir, nodeIP),
-		"kubelet/config.yaml":           kubeletConfig(n.dir, nodeIP, cgroup, ca.CertFile, serving.CertFile, serving.KeyFile),
+		"kubelet/config.yaml":           kubeletConfig(n.dir, nodeIP, KubeletPort(i), kubeletHealthzPort(i), cgroup, ca.CertFile, serving.CertFile, serving.KeyFile),
 		"kubelet/kubeconfig":            kubeconfig(ns.o.Server, ca.CertFile, client.CertFile, client.KeyFile),
 	}
 	for rel, content := range files {
@@ -214,9 +228,9 @@ func proxyArgs(dir string) []string {
 		"--proxy-mode", "iptables",
 		"--hostname-override", NodeName(0),
 		"--cluster-cidr", PodCIDR,
-		"--bind-address", NodeIP(0),
-		"--healthz-bind-address", NodeIP(0) + ":10256",
-		"--metrics-bind-address", NodeIP(0) + ":10249",
+		"--bind-address", NodeIP,
+		"--healthz-bind-address", NodeIP + ":10256",
+		"--metrics-bind-address", NodeIP + ":10249",
 		// Leave the machine's conntrack limits and timeouts as they are.
 		"--conntrack-max-per-core", "0",
 		"--conntrack-tcp-timeout-established", "0",
@@ -237,6 +251,7 @@ func (ns *Nodes) Stop() error {
 		n.kubelet.stop(agentStopGrace)
 	}
 	ns.proxy.stop(agentStopGrace)
+	ns.netpol.stop(agentStopGrace)
 	for _, n := range ns.nodes {
 		errs = append(errs, teardownNode(n.dir, n.i, ns.o.NodeBinary, n.containerd))
 	}
@@ -253,7 +268,7 @@ func teardownNode(dir string, i int, nodeBinary string, containerd *agent) error
 	socket := filepath.Join(dir, "containerd.sock")
 	if containerd == nil {
 		// containerd's streaming server listens on the node address.
-		_ = addLoopbackAddress(NodeIP(i))
+		_ = addLoopbackAddress(NodeIP)
 		if c, err := startAgent(dir, "containerd", "containerd", "--config", filepath.Join(dir, "containerd/config.toml")); err == nil {
 			containerd = c
 			_ = waitFor(context.Background(), "containerd", 30*time.Second, c.done, func() error { return ctr(socket, "version") })
@@ -269,7 +284,7 @@ func teardownNode(dir string, i int, nodeBinary string, containerd *agent) error
 	if err := unmountUnder(dir); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, removeCgroupRoot(NodeName(i)), removeLink(bridgeName(i)), removeLoopbackAddress(NodeIP(i)))
+	errs = append(errs, removeCgroupRoot(NodeName(i)), removeLink(bridgeName(i)))
 	return errors.Join(errs...)
 }
 
@@ -280,7 +295,7 @@ func teardownMachine(dir, nodeBinary string, count int) error {
 	if out, err := exec.Command(nodeBinary, "kube-proxy", "--cleanup").CombinedOutput(); err != nil {
 		errs = append(errs, fmt.Errorf("removing kube-proxy's rules: %v: %s", err, strings.TrimSpace(string(out))))
 	}
-	errs = append(errs, removeKubeletChains(), removeLoopbackAddress(HostIP))
+	errs = append(errs, removeKubeletChains(), removeNetpolRules(), removeLoopbackAddress(NodeIP), removeLoopbackAddress(HostIP))
 	return errors.Join(errs...)
 }
 
@@ -296,9 +311,16 @@ func Cleanup(dir, nodeBinary string) error {
 	}
 	var errs []error
 	count := 0
-	if _, err := os.Stat(filepath.Join(dir, "kube-proxy", "kube-proxy.pid")); err == nil {
-		count++
-		killRecorded(filepath.Join(dir, "kube-proxy"), "kube-proxy", "kube-proxy")
+	for _, a := range []string{"kube-proxy", "netpol"} {
+		if _, err := os.Stat(filepath.Join(dir, a, a+".pid")); err == nil {
+			count++
+			killRecorded(filepath.Join(dir, a), a, a)
+		}
+	}
+	for _, addr := range []string{NodeIP, HostIP} {
+		if has, _ := hasLoopbackAddress(addr); has {
+			count++
+		}
 	}
 	for _, e := range entries {
 		i, ok := strings.CutPrefix(e.Name(), "kubicle-real-")
@@ -362,9 +384,70 @@ func needsTeardown(dir string, i int) bool {
 	if mounted, _ := hasMountsUnder(dir); mounted {
 		return true
 	}
-	if _, err := net.InterfaceByName(bridgeName(i)); err == nil {
-		return true
+	_, err := net.InterfaceByName(bridgeName(i))
+	return err == nil
+}
+
+// netpolUser is the identity of the network policy controller, and netpolRole the
+// ClusterRole that lets it read what it enforces.
+const (
+	netpolUser = "kubicle:real-node-netpol"
+	netpolRole = "kubicle:real-node-netpol"
+)
+
+// startNetpol grants the network policy controller its permissions and starts it:
+// one for the machine, like kube-proxy, since every node shares its network.
+func (ns *Nodes) startNetpol(ctx context.Context, ca *pki.CA) error {
+	dir := filepath.Join(ns.o.Dir, "netpol")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
 	}
-	has, _ := hasLoopbackAddress(NodeIP(i))
-	return has
+	if err := ensureNetpolRBAC(ctx, ns.o.Client); err != nil {
+		return err
+	}
+	cert, err := ca.Ensure(dir, pki.Leaf{Name: "netpol", CommonName: netpolUser})
+	if err != nil {
+		return fmt.Errorf("network policy controller certificate: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kubeconfig"), []byte(kubeconfig(ns.o.Server, ca.CertFile, cert.CertFile, cert.KeyFile)), 0o600); err != nil {
+		return err
+	}
+	ns.netpol, err = startAgent(dir, "netpol", ns.o.NodeBinary, "netpol",
+		"--kubeconfig", filepath.Join(dir, "kubeconfig"),
+		"--hostname-override", NodeName(0),
+	)
+	return err
+}
+
+// ensureNetpolRBAC creates (or restores) the ClusterRole and binding of the network
+// policy controller: read pods, namespaces, network policies and nodes.
+func ensureNetpolRBAC(ctx context.Context, client kubernetes.Interface) error {
+	if client == nil {
+		return errors.New("no host client to grant the network policy controller its permissions")
+	}
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: netpolRole, Labels: map[string]string{NodeLabel: "true"}},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"pods", "namespaces", "nodes"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"get", "list", "watch"}},
+		},
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: netpolRole, Labels: map[string]string{NodeLabel: "true"}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: netpolRole},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: netpolUser}},
+	}
+	roles, bindings := client.RbacV1().ClusterRoles(), client.RbacV1().ClusterRoleBindings()
+	if _, err := roles.Create(ctx, role, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
+		_, err = roles.Update(ctx, role, metav1.UpdateOptions{})
+		if err != nil {
+			return fmt.Errorf("updating ClusterRole %s: %w", netpolRole, err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("creating ClusterRole %s: %w", netpolRole, err)
+	}
+	if _, err := bindings.Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating ClusterRoleBinding %s: %w", netpolRole, err)
+	}
+	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 // Main runs `kubicle-node kubelet FLAGS…` or `kubicle-node kube-proxy FLAGS…` and
 // returns the process exit code; the upstream command has printed any error.
+// `kubicle-node netpol FLAGS…` runs kube-router's network policy controller.
 // `kubicle-node cri-cleanup ENDPOINT` stops and removes every pod sandbox of a
 // container runtime, which the embedded host does before it stops a node.
 func Main(args []string) (int, error) {
@@ -27,6 +28,11 @@ func Main(args []string) (int, error) {
 	}
 	var cmd *cobra.Command
 	switch args[0] {
+	case "netpol":
+		if err := runNetpol(args[1:]); err != nil {
+			return 1, err
+		}
+		return 0, nil
 	case "cri-cleanup":
 		if len(args) != 2 {
 			return 2, fmt.Errorf("usage: kubicle-node cri-cleanup ENDPOINT")
@@ -40,7 +46,7 @@ func Main(args []string) (int, error) {
 	case "kube-proxy":
 		cmd = proxyapp.NewProxyCommand()
 	default:
-		return 2, fmt.Errorf("unknown agent %q: kubicle-node runs kubelet, kube-proxy or cri-cleanup", args[0])
+		return 2, fmt.Errorf("unknown agent %q: kubicle-node runs kubelet, kube-proxy, netpol or cri-cleanup", args[0])
 	}
 	cmd.SetArgs(args[1:])
 	return cli.Run(cmd), nil
