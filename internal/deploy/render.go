@@ -16,8 +16,8 @@ import (
 
 // DefaultImage is the control plane image when neither
 // spec.controlPlane.image nor [RenderOptions.Image] names one: the image
-// `make` builds locally.
-const DefaultImage = "kubicle:dev"
+// `make image` builds locally (docs/images.md).
+const DefaultImage = "kubicle.dev/kubicle:dev"
 
 // Object is a typed host object: what a controller-runtime client's
 // client.Object is, without depending on controller-runtime.

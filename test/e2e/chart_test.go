@@ -80,7 +80,7 @@ func TestChart(t *testing.T) {
 	if kinds := kindsOf(t, rendered); !slices.Equal(kinds, []string{"ClusterRole", "ClusterRoleBinding", "Deployment", "ServiceAccount"}) {
 		t.Fatalf("the chart renders %v", kinds)
 	}
-	for _, want := range []string{"- operator", "- --leader-elect=true", "- --control-plane-image=kubicle:dev", "image: \"kubicle:dev\"", "name: POD_NAMESPACE"} {
+	for _, want := range []string{"- operator", "- --leader-elect=true", "- --control-plane-image=kubicle.dev/kubicle:dev", "image: \"kubicle.dev/kubicle:dev\"", "name: POD_NAMESPACE"} {
 		if !strings.Contains(rendered, want) {
 			t.Errorf("the rendered Deployment lacks %q", want)
 		}
