@@ -18,8 +18,12 @@ import (
 	"kubicle.dev/kubicle/pkg/apis/kubicle/v1alpha1"
 )
 
-// reachTimeout bounds the check that this machine reaches a Service address.
-const reachTimeout = 2 * time.Second
+// reachTimeout bounds one attempt to reach a Service address from this machine, and
+// reachWait all of them.
+const (
+	reachTimeout = 2 * time.Second
+	reachWait    = 30 * time.Second
+)
 
 // exportedKubeconfig reads the kubeconfig that a pod-driven control plane wrote to
 // its spec.exportKubeConfig Secret.
@@ -84,7 +88,17 @@ func podUserKubeconfig(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster
 			return nil, fmt.Errorf("reading the control plane's Service %s/%s: %w", r.Namespace, r.ServiceName(), err)
 		}
 		addr := net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(deploy.ServicePort))
-		conn, err := net.DialTimeout("tcp", addr, reachTimeout)
+		// A control plane that just became ready is in its Service's endpoints a
+		// moment later; until then the proxy refuses the connection.
+		var conn net.Conn
+		deadline := time.Now().Add(reachWait)
+		for {
+			conn, err = net.DialTimeout("tcp", addr, reachTimeout)
+			if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("virtual cluster %s: its API server's Service %s/%s (%s) is not reachable from this machine (%v); "+
 				"run kubectl inside the host, or set spec.exportKubeConfig.server to an address that reaches it", r, r.Namespace, r.ServiceName(), addr, err)

@@ -11,6 +11,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"kubicle.dev/kubicle/internal/realnode"
 )
 
 // StartTimeout bounds how long the harness waits for a control plane or host to be
@@ -152,4 +154,22 @@ func StartHost(t testing.TB, args ...string) *Host {
 func (h *Host) Kubectl(t testing.TB, args ...string) string {
 	t.Helper()
 	return MustRun(t, time.Minute, nil, Kubectl(t), append([]string{"--kubeconfig", h.Kubeconfig}, args...)...).Stdout
+}
+
+// RequireRealNodes skips a test that starts real nodes in -short runs, and when this
+// machine cannot run them (not root, a package missing) — except in CI (CI=true),
+// where .ci/run installs what they need, so that a missing prerequisite fails the
+// run instead of hiding the test.
+func RequireRealNodes(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts real nodes")
+	}
+	node := filepath.Join(filepath.Dir(Kubicle(t)), "kubicle-node")
+	if err := realnode.CheckPrerequisites(node); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
 }
