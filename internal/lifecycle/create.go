@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/yaml"
 
 	"kubicle.dev/kubicle/internal/config"
@@ -315,17 +316,7 @@ func (c *creation) runProcess(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := kubeconfig.Merge(c.h.UserKubeconfig, userCfg, ctxName, c.o.Connect); err != nil {
-		return err
-	}
-	if c.o.Connect {
-		p.done("Added context %q to %s and made it current", ctxName, c.h.UserKubeconfig)
-		p.line("Virtual cluster %q is ready. Try:\n  kubectl get namespaces", r.Name)
-	} else {
-		p.done("Added context %q to %s", ctxName, c.h.UserKubeconfig)
-		p.line("Virtual cluster %q is ready. Try:\n  kubectl --context %s get namespaces", r.Name, ctxName)
-	}
-	return nil
+	return c.publishContext(userCfg, ctxName)
 }
 
 // ensureProcess starts the control plane process, or restarts it when what
@@ -770,4 +761,21 @@ func podPKI(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster) (map[stri
 		files[f] = data
 	}
 	return files, nil
+}
+
+// publishContext adds the virtual cluster's context to the user's kubeconfig (made
+// current with --connect) and tells the user how to use it.
+func (c *creation) publishContext(userCfg *clientcmdapi.Config, ctxName string) error {
+	p, r := c.p, c.r
+	if err := kubeconfig.Merge(c.h.UserKubeconfig, userCfg, ctxName, c.o.Connect); err != nil {
+		return err
+	}
+	if c.o.Connect {
+		p.done("Added context %q to %s and made it current", ctxName, c.h.UserKubeconfig)
+		p.line("Virtual cluster %q is ready. Try:\n  kubectl get namespaces", r.Name)
+	} else {
+		p.done("Added context %q to %s", ctxName, c.h.UserKubeconfig)
+		p.line("Virtual cluster %q is ready. Try:\n  kubectl --context %s get namespaces", r.Name, ctxName)
+	}
+	return nil
 }

@@ -12,7 +12,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"kubicle.dev/kubicle/internal/deploy"
-	"kubicle.dev/kubicle/internal/kubeconfig"
 	"kubicle.dev/kubicle/pkg/apis/kubicle/v1alpha1"
 )
 
@@ -50,17 +49,7 @@ func (c *creation) runPod(ctx context.Context) error {
 		p.line("Virtual cluster %q is ready at %s (inside the host); %v", r.Name, endpoint, err)
 		return nil
 	}
-	if err := kubeconfig.Merge(c.h.UserKubeconfig, userCfg, ctxName, c.o.Connect); err != nil {
-		return err
-	}
-	if c.o.Connect {
-		p.done("Added context %q to %s and made it current", ctxName, c.h.UserKubeconfig)
-		p.line("Virtual cluster %q is ready. Try:\n  kubectl get namespaces", r.Name)
-	} else {
-		p.done("Added context %q to %s", ctxName, c.h.UserKubeconfig)
-		p.line("Virtual cluster %q is ready. Try:\n  kubectl --context %s get namespaces", r.Name, ctxName)
-	}
-	return nil
+	return c.publishContext(userCfg, ctxName)
 }
 
 // waitStatefulSet waits until every replica of the control plane's
