@@ -70,7 +70,7 @@ MKIMAGE_SOURCES := $(filter-out %_test.go,$(wildcard hack/mkimage/*.go internal/
 
 image: $(IMAGES)/kubicle.tar ## build the kubicle image into bin/images/kubicle.tar (docs/images.md)
 
-images: $(IMAGES)/kubicle.tar $(IMAGES)/pause.tar $(IMAGES)/busybox.tar $(IMAGES)/agnhost.tar ## build the kubicle, pause, busybox and agnhost images into bin/images/
+images: $(IMAGES)/kubicle.tar $(IMAGES)/pause.tar $(IMAGES)/busybox.tar $(IMAGES)/agnhost.tar $(IMAGES)/kubectl.tar ## build the kubicle, pause, busybox, agnhost and kubectl images into bin/images/
 
 $(IMAGES)/kubicle.tar: bin/kubicle-static $(CA_BUNDLE) $(MKIMAGE)
 	$(MKIMAGE) kubicle -o $@ -binary bin/kubicle-static -ca-bundle $(CA_BUNDLE) -version $(KUBICLE_VERSION)
@@ -83,6 +83,9 @@ $(IMAGES)/busybox.tar: $(BUSYBOX) $(MKIMAGE)
 
 $(IMAGES)/agnhost.tar: bin/agnhost $(BUSYBOX) $(MKIMAGE)
 	$(MKIMAGE) agnhost -o $@ -binary bin/agnhost -busybox $(BUSYBOX) -source $(KUBE_DIR)/test/images/agnhost
+
+$(IMAGES)/kubectl.tar: bin/kubectl-static $(BUSYBOX) $(MKIMAGE)
+	$(MKIMAGE) kubectl -o $@ -binary bin/kubectl-static -busybox $(BUSYBOX) -version $(KUBE_VERSION)
 
 $(MKIMAGE): $(MKIMAGE_SOURCES)
 	$(GO) build -o $@ ./hack/mkimage
@@ -104,6 +107,11 @@ bin/pause: go.mod
 
 bin/agnhost: go.mod
 	CGO_ENABLED=0 $(GO) build $(IMAGE_GOFLAGS) -ldflags "$(IMAGE_LDFLAGS)" -o $@ k8s.io/kubernetes/test/images/agnhost
+
+# kubectl for the kubectl image, built as agnhost is (static, no cgo), so the two
+# share their compiled client packages.
+bin/kubectl-static: go.mod
+	CGO_ENABLED=0 $(GO) build $(IMAGE_GOFLAGS) -ldflags "$(IMAGE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/kubectl
 
 $(CA_BUNDLE):
 	@echo "$@ is missing: apt-get install ca-certificates" >&2; exit 1

@@ -23,6 +23,7 @@ const (
 	pauseRef    = "kubicle.dev/pause:3.10"
 	busyboxRef  = "kubicle.dev/e2e-test-images/busybox:1.36.1-1"
 	agnhostRepo = "kubicle.dev/e2e-test-images/agnhost"
+	kubectlRepo = "kubicle.dev/kubectl"
 )
 
 // kubicleUID is the user (and group) the kubicle image runs as: non-root, the
@@ -171,4 +172,30 @@ func agnhost(in inputs) (image.Spec, string, error) {
 			Env:        []string{defaultPath},
 		},
 	}, agnhostRepo + ":" + version, nil
+}
+
+// kubectlVersion is the form of a kubectl release tag (v1.37.2), which the
+// kubectl image uses as its own, like upstream's registry.k8s.io/kubectl.
+var kubectlVersion = regexp.MustCompile(`^v1\.[0-9]+\.[0-9]+$`)
+
+// kubectl is the image of a pod that talks to its cluster's API server with
+// the in-cluster configuration, as upstream's kubectl image: a static kubectl
+// on top of the busybox layer (a shell for `sh -c` scripts), run as the
+// unprivileged nobody user. -version is kubectl's version and the image's tag.
+func kubectl(in inputs) (image.Spec, string, error) {
+	if err := in.need("binary", "busybox", "version"); err != nil {
+		return image.Spec{}, "", err
+	}
+	if !kubectlVersion.MatchString(in.version) {
+		return image.Spec{}, "", fmt.Errorf("version %q is not a kubectl release (v1.N.M)", in.version)
+	}
+	return image.Spec{
+		Layers: []image.Layer{busyboxLayer(in.busybox), {{Path: "/bin/kubectl", Mode: 0o755, Source: in.binary}}},
+		Config: image.Config{
+			Entrypoint: []string{"/bin/kubectl"},
+			User:       "65534:65534",
+			Env:        []string{defaultPath},
+			Labels:     map[string]string{"org.opencontainers.image.title": "kubectl", "org.opencontainers.image.version": in.version},
+		},
+	}, kubectlRepo + ":" + in.version, nil
 }

@@ -7,6 +7,7 @@
 //	mkimage pause   -o bin/images/pause.tar   -binary bin/pause
 //	mkimage busybox -o bin/images/busybox.tar -busybox /bin/busybox
 //	mkimage agnhost -o bin/images/agnhost.tar -binary bin/agnhost -busybox /bin/busybox -source DIR
+//	mkimage kubectl -o bin/images/kubectl.tar -binary bin/kubectl-static -busybox /bin/busybox -version v1.37.2
 //
 // The same inputs give the same bytes. Timestamps are SOURCE_DATE_EPOCH when
 // it is set, else the Unix epoch. It prints the tarball, image name and
@@ -50,6 +51,7 @@ var recipes = map[string]recipe{
 	"pause":   pause,
 	"busybox": busybox,
 	"agnhost": agnhost,
+	"kubectl": kubectl,
 }
 
 func run(args []string, out io.Writer, getenv func(string) string) error {
@@ -61,11 +63,11 @@ func run(args []string, out io.Writer, getenv func(string) string) error {
 	output := fl.String("o", "", "the tarball to write (required)")
 	ref := fl.String("name", "", "the image's full name with a tag (default: the kind's kubicle.dev name)")
 	var in inputs
-	fl.StringVar(&in.binary, "binary", "", "the program of a kubicle, pause or agnhost image")
+	fl.StringVar(&in.binary, "binary", "", "the program of a kubicle, pause, agnhost or kubectl image")
 	fl.StringVar(&in.caBundle, "ca-bundle", "", "the CA certificates of the kubicle image (Debian's ca-certificates package)")
-	fl.StringVar(&in.busybox, "busybox", "", "the static busybox of a busybox or agnhost image (Debian's busybox-static package)")
+	fl.StringVar(&in.busybox, "busybox", "", "the static busybox of a busybox, agnhost or kubectl image (Debian's busybox-static package)")
 	fl.StringVar(&in.source, "source", "", "agnhost's source directory in the Kubernetes module (VERSION, porter/)")
-	fl.StringVar(&in.version, "version", "", "the kubicle version, for the image's label")
+	fl.StringVar(&in.version, "version", "", "the kubicle version, for the image's label; kubectl's version, the kubectl image's tag")
 	if err := fl.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -130,7 +132,7 @@ func sourceDateEpoch(v string) (time.Time, error) {
 
 // need checks that the flags a recipe reads were given.
 func (in inputs) need(flags ...string) error {
-	values := map[string]string{"binary": in.binary, "ca-bundle": in.caBundle, "busybox": in.busybox, "source": in.source}
+	values := map[string]string{"binary": in.binary, "ca-bundle": in.caBundle, "busybox": in.busybox, "source": in.source, "version": in.version}
 	var missing []string
 	for _, f := range flags {
 		if values[f] == "" {

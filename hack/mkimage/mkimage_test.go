@@ -141,6 +141,14 @@ func TestRecipes(t *testing.T) {
 					t.Errorf("/agnhost-2: %+v", n.hdr)
 				}
 			}},
+		{"kubectl", []string{"-binary", in["binary"], "-busybox", in["busybox"], "-version", "v1.37.2"}, "kubicle.dev/kubectl:v1.37.2",
+			func(t *testing.T, tb *image.Tarball, files map[string]node) {
+				if cfg := tb.Config.Config; !slices.Equal(cfg.Entrypoint, []string{"/bin/kubectl"}) || cfg.User != "65534:65534" || len(cfg.Cmd) != 0 {
+					t.Errorf("config %+v", cfg)
+				}
+				wantBusybox(t, files)
+				wantFile(t, files, "/bin/kubectl", tar.TypeReg, 0o755, 0, "\x7fELF fake program")
+			}},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
 			t.Parallel()
@@ -207,12 +215,14 @@ func TestErrors(t *testing.T) {
 		epoch string
 		want  string
 	}{
-		{"no kind", nil, "", "usage: mkimage agnhost|busybox|kubicle|pause"},
+		{"no kind", nil, "", "usage: mkimage agnhost|busybox|kubectl|kubicle|pause"},
 		{"unknown kind", []string{"alpine", "-o", out}, "", "usage"},
 		{"no output", []string{"pause", "-binary", in["binary"]}, "", "usage: mkimage pause -o FILE"},
 		{"missing flags", []string{"kubicle", "-o", out}, "", "kubicle image: missing -binary, -ca-bundle"},
 		{"missing binary", []string{"pause", "-o", out, "-binary", in["binary"] + ".gone"}, "", `file "/pause": source: stat ` + in["binary"] + ".gone"},
 		{"bad version file", []string{"agnhost", "-o", out, "-binary", in["binary"], "-busybox", in["busybox"], "-source", badVersion}, "", `version "66" is not 2.N`},
+		{"kubectl without version", []string{"kubectl", "-o", out, "-binary", in["binary"], "-busybox", in["busybox"]}, "", "kubectl image: missing -version"},
+		{"bad kubectl version", []string{"kubectl", "-o", out, "-binary", in["binary"], "-busybox", in["busybox"], "-version", "1.37"}, "", `version "1.37" is not a kubectl release`},
 		{"bad name", []string{"pause", "-o", out, "-binary", in["binary"], "-name", "pause:3.10"}, "", `image name "pause:3.10"`},
 		{"bad SOURCE_DATE_EPOCH", []string{"pause", "-o", out, "-binary", in["binary"]}, "yesterday", `SOURCE_DATE_EPOCH="yesterday"`},
 	} {
@@ -277,6 +287,7 @@ func TestBuiltImages(t *testing.T) {
 		{"pause.tar", "kubicle.dev/pause:3.10", "/pause", "65535:65535", nil},
 		{"busybox.tar", "kubicle.dev/e2e-test-images/busybox:1.36.1-1", "/bin/busybox", "", wantBusybox},
 		{"agnhost.tar", "kubicle.dev/e2e-test-images/agnhost:", "/agnhost", "", wantBusybox},
+		{"kubectl.tar", "kubicle.dev/kubectl:v1.37.2", "/bin/kubectl", "65534:65534", wantBusybox},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			t.Parallel()
