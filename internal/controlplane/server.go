@@ -79,6 +79,9 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		}
 	}
 	hosts := append([]string{o.Host, o.clientHost()}, o.ExtraSANs...)
+	if ip := s.serviceSAN(ctx); ip != "" {
+		hosts = append(hosts, ip)
+	}
 	bundle, err := pki.EnsureBundle(o.path("pki"), pki.BundleOptions{Hosts: hosts, ServiceIP: o.ServiceIP})
 	if err != nil {
 		return fmt.Errorf("preparing certificates: %w", err)

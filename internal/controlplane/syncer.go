@@ -280,6 +280,21 @@ func (s *Server) apiServiceAddress(ctx context.Context) (host string, port int32
 	return o.clientHost(), int32(o.Port), false, nil
 }
 
+// serviceSAN returns the ClusterIP of the host Service in front of this API server
+// (driver pod), which tenant pods dial as KUBERNETES_SERVICE_HOST and which the
+// serving certificate must therefore name, or "" when there is none or the host
+// cannot be asked now (the syncer reports that when it starts).
+func (s *Server) serviceSAN(ctx context.Context) string {
+	if s.opts.HostNamespace == "" {
+		return ""
+	}
+	host, _, viaService, err := s.apiServiceAddress(ctx)
+	if err != nil || !viaService {
+		return ""
+	}
+	return host
+}
+
 // hostServiceIP returns the ClusterIP of host Service name in the host namespace, or
 // "" when there is no such Service.
 func (s *Server) hostServiceIP(ctx context.Context, name string) (string, error) {
