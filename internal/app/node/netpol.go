@@ -12,6 +12,7 @@ import (
 	"github.com/cloudnativelabs/kube-router/v2/pkg/healthcheck"
 	"github.com/cloudnativelabs/kube-router/v2/pkg/options"
 	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -51,6 +52,15 @@ func runNetpol(args []string) error {
 	if err != nil {
 		return err
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	// The controller reads its node's address when it is made, and the kubelet
+	// registers the node a moment after it starts: wait for it.
+	if !*cleanup {
+		if err := waitForNode(ctx, client, *node); err != nil {
+			return err
+		}
+	}
 	factory := informers.NewSharedInformerFactory(client, 0)
 	pods := factory.Core().V1().Pods().Informer()
 	policies := factory.Networking().V1().NetworkPolicies().Informer()
@@ -76,8 +86,6 @@ func runNetpol(args []string) error {
 	if _, err := policies.AddEventHandler(npc.NetworkPolicyEventHandler); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	factory.Start(ctx.Done())
 	if !cacheSynced(factory.WaitForCacheSync(ctx.Done())) {
 		return fmt.Errorf("the informers of pods, network policies and namespaces did not sync")
@@ -102,4 +110,26 @@ func cacheSynced[K comparable](synced map[K]bool) bool {
 		}
 	}
 	return true
+}
+
+// nodeWait is how long the controller waits for its node to be registered.
+const nodeWait = 2 * time.Minute
+
+// waitForNode waits until node exists in the cluster, ctx ends or nodeWait passes.
+func waitForNode(ctx context.Context, client kubernetes.Interface, node string) error {
+	ctx, cancel := context.WithTimeout(ctx, nodeWait)
+	defer cancel()
+	var last error
+	for {
+		_, err := client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err == nil {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %s was not registered within %s: %w", node, nodeWait, last)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
