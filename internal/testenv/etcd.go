@@ -38,6 +38,9 @@ type EtcdOptions struct {
 	// TLS serves clients over https and requires a client certificate signed by a CA
 	// made for the test (Etcd.CAFile).
 	TLS bool
+	// Address is the IP the client URL listens on; default 127.0.0.1. Pods of the
+	// embedded host's real nodes reach the host's address, not 127.0.0.1.
+	Address string
 }
 
 // StartEtcd starts an etcd server in the test process and stops it on cleanup.
@@ -81,7 +84,7 @@ func StartEtcd(t testing.TB, opts EtcdOptions) *Etcd {
 	var srv *embed.Etcd
 	var err error
 	for range 5 {
-		client := url.URL{Scheme: scheme, Host: freeAddr(t)}
+		client := url.URL{Scheme: scheme, Host: freeAddrOn(t, opts.Address)}
 		peer := url.URL{Scheme: "http", Host: freeAddr(t)}
 		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
 		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
@@ -108,7 +111,17 @@ func StartEtcd(t testing.TB, opts EtcdOptions) *Etcd {
 // freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return freeAddrOn(t, "")
+}
+
+// freeAddrOn returns an address of ip (default 127.0.0.1) with a port that was
+// free a moment ago.
+func freeAddrOn(t testing.TB, ip string) string {
+	t.Helper()
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package testenv
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -19,8 +20,10 @@ import (
 // Debian's postgresql package: its own cluster in a temporary directory, listening on
 // a free 127.0.0.1 port with password-less ("trust") access for the user postgres.
 type Postgres struct {
-	// Port is the TCP port on 127.0.0.1.
+	// Port is the TCP port on 127.0.0.1 (and on Address).
 	Port int
+	// Address is the other IP the server listens on (StartPostgresOn), or "".
+	Address string
 	// Dir holds the cluster's data (Dir/data), its unix socket and its log.
 	Dir string
 
@@ -34,6 +37,14 @@ type Postgres struct {
 // (.ci/run does), so there it fails. When the test runs as root the server runs as
 // the postgres system user, since postgres refuses to run as root.
 func StartPostgres(t testing.TB) *Postgres {
+	t.Helper()
+	return StartPostgresOn(t, "")
+}
+
+// StartPostgresOn is StartPostgres with the server also listening on address (an
+// IP of this machine), where it trusts clients from any address: pods of the
+// embedded host's real nodes reach it on the host's address, not on 127.0.0.1.
+func StartPostgresOn(t testing.TB, address string) *Postgres {
 	t.Helper()
 	bin, err := postgresBinDir()
 	if err != nil {
@@ -63,7 +74,7 @@ func StartPostgres(t testing.TB) *Postgres {
 			t.Fatal(err)
 		}
 	}
-	p := &Postgres{Dir: dir, bin: bin, done: make(chan struct{})}
+	p := &Postgres{Dir: dir, Address: address, bin: bin, done: make(chan struct{})}
 	asServer := func(name string, args ...string) *exec.Cmd {
 		if runAs != nil {
 			args = append([]string{"--reuid=" + runAs.Uid, "--regid=" + runAs.Gid, "--clear-groups", "--", filepath.Join(bin, name)}, args...)
@@ -82,6 +93,22 @@ func StartPostgres(t testing.TB) *Postgres {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
 
+	listen := "127.0.0.1"
+	if address != "" {
+		listen += "," + address
+		hba, err := os.OpenFile(filepath.Join(data, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = fmt.Fprintln(hba, "host all all 0.0.0.0/0 trust")
+		if cerr := hba.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	logPath := filepath.Join(t.TempDir(), "postgres.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -93,7 +120,7 @@ func StartPostgres(t testing.TB) *Postgres {
 		_, portStr, _ := strings.Cut(freeAddr(t), ":")
 		p.Port, _ = strconv.Atoi(portStr)
 		cmd := asServer("postgres", "-D", data, "-p", portStr, "-k", dir,
-			"-c", "listen_addresses=127.0.0.1",
+			"-c", "listen_addresses="+listen,
 			// A test's database need not survive a power cut.
 			"-c", "fsync=off", "-c", "full_page_writes=off")
 		cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -200,6 +227,12 @@ func (p *Postgres) stop() {
 // --datastore-endpoint.
 func (p *Postgres) DSN(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.Port, db)
+}
+
+// DSNOn is DSN through Address, for clients elsewhere than this machine's
+// loopback, such as pods.
+func (p *Postgres) DSNOn(db string) string {
+	return fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", net.JoinHostPort(p.Address, strconv.Itoa(p.Port)), db)
 }
 
 // CreateDatabase creates database name.
