@@ -12,11 +12,13 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"kubicle.dev/kubicle/internal/realnode"
 	"kubicle.dev/kubicle/internal/testenv"
 )
 
@@ -532,5 +534,89 @@ func killControlPlane(t *testing.T, host *testenv.Host, v *tenant) {
 	}
 	if got := strings.TrimSpace(v.get("bank", "client", "web.bank 80", "/hostname")); !strings.HasPrefix(got, "web-") {
 		t.Fatalf("after the restart, the client gets %q from web.bank", got)
+	}
+}
+
+// TestPodDriverStores runs a virtual cluster with driver pod on each backing store,
+// on an embedded host with real nodes: SQLite and embedded etcd on the
+// StatefulSet's volume, an external etcd and PostgreSQL (its DSN from a Secret)
+// outside the host, reached from the control plane's pod. For each, objects are
+// created, the control plane's pod is deleted and recreated by the StatefulSet,
+// and the objects are still there with the same UIDs; the external stores hold
+// the objects' keys.
+func TestPodDriverStores(t *testing.T) {
+	testenv.RequireRealNodes(t)
+	kubicle := testenv.Kubicle(t)
+	host := testenv.StartHost(t, "--real-nodes", "1")
+	t.Cleanup(func() { testenv.Run(t, 3*time.Minute, nil, kubicle, "host", "--state-dir", host.StateDir, "down") })
+	// After the host: its address exists once the host is up.
+	pg := testenv.StartPostgresOn(t, realnode.HostIP)
+	pg.CreateDatabase(t, "vc_pg")
+	etcd := testenv.StartEtcd(t, testenv.EtcdOptions{Address: realnode.HostIP})
+	u := newKubicleUser(t, kubicle, host, "lite", "embedded", "external", "pg")
+
+	stores := []struct{ name, store string }{
+		{"lite", "type: sqlite"},
+		{"embedded", "type: embeddedEtcd"},
+		{"external", fmt.Sprintf("type: externalEtcd\n      externalEtcd: {endpoints: [%q], prefix: /kubicle/external}", etcd.Endpoint)},
+		{"pg", "type: database\n      database: {driver: postgres, dsnSecretRef: {name: pg-db}}"},
+	}
+	host.Kubectl(t, "create", "namespace", "vc-pg")
+	host.Kubectl(t, "-n", "vc-pg", "create", "secret", "generic", "pg-db", "--from-literal=dsn="+pg.DSNOn("vc_pg"))
+	for _, s := range stores {
+		t.Run(s.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "vc.yaml")
+			writeTestFile(t, file, fmt.Sprintf(`apiVersion: kubicle.dev/v1alpha1
+kind: VirtualCluster
+metadata: {name: %s, namespace: vc-%s}
+spec:
+  controlPlane:
+    driver: pod
+    backingStore:
+      %s
+`, s.name, s.name, s.store))
+			u.mustRun("create", s.name, "-f", file)
+			v := &tenant{t: t, u: u, name: s.name, context: fmt.Sprintf("kubicle_%s_vc-%s_kubicle-host", s.name, s.name)}
+			v.k("create", "namespace", "stores")
+			v.k("-n", "stores", "create", "configmap", "settings", "--from-literal=color=blue")
+			v.k("-n", "stores", "create", "deployment", "web", "--image="+agnhostImage, "--", "/agnhost", "pause")
+			v.k("-n", "stores", "rollout", "status", "deployment/web", "--timeout=120s")
+			snapshot := func() string {
+				return v.k("-n", "stores", "get", "configmaps,deployments,replicasets,pods", "-o", "custom-columns=KIND:.kind,NAME:.metadata.name,UID:.metadata.uid", "--sort-by=.metadata.name") +
+					v.k("-n", "stores", "get", "configmap/settings", "-o", "go-template=color={{.data.color}}")
+			}
+			before := snapshot()
+			hostBefore := hostPods(t, host, "vc-"+s.name)
+
+			// The StatefulSet makes a new pod on the same volume.
+			oldUID := host.Kubectl(t, "-n", "vc-"+s.name, "get", "pod", s.name+"-0", "-o", "jsonpath={.metadata.uid}")
+			host.Kubectl(t, "-n", "vc-"+s.name, "delete", "pod", s.name+"-0", "--wait=true")
+			testenv.Eventually(t, 3*time.Minute, time.Second, func() (bool, string) {
+				out := host.Kubectl(t, "-n", "vc-"+s.name, "get", "pod", s.name+"-0", "--ignore-not-found", "-o",
+					`jsonpath={.metadata.uid} {.status.conditions[?(@.type=="Ready")].status}`)
+				return out != "" && !strings.HasPrefix(out, oldUID) && strings.HasSuffix(out, " True"), "control plane pod: " + out
+			})
+			testenv.Eventually(t, time.Minute, time.Second, func() (bool, string) {
+				res := v.run("-n", "stores", "get", "configmaps,deployments,replicasets,pods", "-o", "custom-columns=KIND:.kind,NAME:.metadata.name,UID:.metadata.uid", "--sort-by=.metadata.name")
+				return res.ExitCode == 0, "the virtual cluster after the restart: " + res.String()
+			})
+			if after := snapshot(); after != before {
+				t.Fatalf("objects changed across the control plane pod's restart:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+			if !strings.Contains(before, "color=blue") || !strings.Contains(before, "web-") {
+				t.Fatalf("the snapshot lacks the objects:\n%s", before)
+			}
+			time.Sleep(3 * time.Second)
+			if after := hostPods(t, host, "vc-"+s.name); after != hostBefore {
+				t.Fatalf("host pods changed across the restart:\nbefore:\n%s\nafter:\n%s", hostBefore, after)
+			}
+		})
+	}
+	// The external stores hold the objects.
+	if keys := etcd.Keys(t, "/kubicle/external/"); !slices.Contains(keys, "/kubicle/external/configmaps/stores/settings") {
+		t.Errorf("the external etcd has no key of the ConfigMap: %v", keys)
+	}
+	if rows := pg.Query(t, "vc_pg", `SELECT DISTINCT name FROM kine WHERE deleted = 0 AND name = '/registry/configmaps/stores/settings'`); rows != "/registry/configmaps/stores/settings" {
+		t.Errorf("PostgreSQL has no row of the ConfigMap: %q", rows)
 	}
 }
