@@ -123,7 +123,7 @@ func networkPolicies(vc *v1alpha1.VirtualCluster, r Ref) []*networkingv1.Network
 		},
 	}
 	policies := []*networkingv1.NetworkPolicy{workloads}
-	if vc.Spec.ControlPlane.Driver != v1alpha1.DriverPod {
+	if !runsInPods(vc) {
 		return policies
 	}
 	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP

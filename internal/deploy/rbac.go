@@ -137,7 +137,7 @@ func role(vc *v1alpha1.VirtualCluster, r Ref) *rbacv1.Role {
 	// load balancer address for the exported kubeconfig) and its StatefulSet
 	// (the replica count, for etcd membership). List and watch by name need
 	// a metadata.name field selector.
-	if vc.Spec.ControlPlane.Driver == v1alpha1.DriverPod {
+	if runsInPods(vc) {
 		add(true, "", []string{"services"}, verbsRead, r.ServiceName(), r.HeadlessServiceName(), r.DNSServiceName())
 		add(true, "apps", []string{"statefulsets"}, verbsRead, r.StatefulSetName())
 	}

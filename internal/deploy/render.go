@@ -96,7 +96,7 @@ func Render(vc *v1alpha1.VirtualCluster, opts RenderOptions) ([]Object, error) {
 	}
 
 	res := controlPlaneResources(vc)
-	if vc.Spec.ControlPlane.Driver == v1alpha1.DriverPod {
+	if runsInPods(vc) {
 		if errs := checkControlPlaneAdmitted(vc, res); len(errs) > 0 {
 			return nil, fmt.Errorf("rendering host objects of %s: the host namespace's guardrails would refuse the control plane: %w", r, errors.Join(errs...))
 		}
@@ -125,12 +125,23 @@ func Render(vc *v1alpha1.VirtualCluster, opts RenderOptions) ([]Object, error) {
 	if s := pkiSecret(r, opts.PKI); s != nil {
 		objs = append(objs, s)
 	}
-	if vc.Spec.ControlPlane.Driver == v1alpha1.DriverPod {
+	if runsInPods(vc) {
 		headless, api := services(vc, r)
 		objs = append(objs, headless, api, dnsService(r),
 			statefulSet(vc, r, image, res, configHash(config, opts.PKI), sortedKeys(opts.PKI), opts.Sleeping))
 	}
 	return objs, nil
+}
+
+// runsInPods reports whether the control plane of vc runs in pods on the
+// host (driver "pod"). It is the one render-time choice that the driver
+// makes: such a control plane needs its Services and StatefulSet, read
+// access to them in its Role, a NetworkPolicy that admits its clients,
+// pods that the namespace's guardrails admit, and a shared PKI when it has
+// several replicas or an outside store. A process-driven control plane runs
+// outside the host and needs none of these.
+func runsInPods(vc *v1alpha1.VirtualCluster) bool {
+	return vc.Spec.ControlPlane.Driver == v1alpha1.DriverPod
 }
 
 // checkOptions reports options that do not fit vc, and Secret names that
@@ -141,7 +152,7 @@ func checkOptions(vc *v1alpha1.VirtualCluster, r Ref, opts RenderOptions) error 
 		errs = append(errs, fmt.Errorf("image %q: must not contain whitespace", opts.Image))
 	}
 	cp := &vc.Spec.ControlPlane
-	if opts.PKI == nil && cp.Driver == v1alpha1.DriverPod {
+	if opts.PKI == nil && runsInPods(vc) {
 		switch {
 		case cp.Replicas != nil && *cp.Replicas > 1:
 			errs = append(errs, fmt.Errorf("spec.controlPlane.replicas is %d: replicas must share one PKI, so it must be given (RenderOptions.PKI)", *cp.Replicas))

@@ -15,7 +15,6 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"kubicle.dev/kubicle/internal/kubeconfig"
-	"kubicle.dev/kubicle/pkg/apis/kubicle/v1alpha1"
 )
 
 // ConnectOptions are the inputs of [Connect]. At most one of Print,
@@ -72,26 +71,9 @@ func Connect(ctx context.Context, h *Host, o ConnectOptions) error {
 		return fmt.Errorf("virtual cluster %q not found in host namespace %q (context %q); `kubicle list` shows the virtual clusters of this host", r.Name, r.Namespace, h.Context)
 	}
 	ctxName := ContextName(r.Name, r.Namespace, h.Context)
-	var cfg *clientcmdapi.Config
-	if rec.VC.Spec.ControlPlane.Driver == v1alpha1.DriverProcess {
-		paths := localPaths(h, rec)
-		if !paths.Exists() {
-			return fmt.Errorf("virtual cluster %s runs as a process on machine %q and listens on its loopback interface only; connect from that machine", r, rec.Machine)
-		}
-		if cfg, err = clusterKubeconfig(paths.AdminKubeconfig(), ctxName, ""); err != nil {
-			return err
-		}
-		if runningPID(paths) == 0 {
-			p.warn("The control plane of %s is not running (`kubicle create %s -n %s --upgrade` starts it again)", r, r.Name, r.Namespace)
-		}
-	} else {
-		exported, err := exportedKubeconfig(ctx, h, rec.VC)
-		if err != nil {
-			return err
-		}
-		if cfg, err = podUserKubeconfig(ctx, h, rec.VC, exported, ctxName); err != nil {
-			return err
-		}
+	cfg, err := driverFor(recordedEnv(h, rec, p), rec.VC).connect(ctx, ctxName)
+	if err != nil {
+		return err
 	}
 
 	switch {
@@ -116,17 +98,6 @@ func Connect(ctx context.Context, h *Host, o ConnectOptions) error {
 	}
 	p.done("Switched to context %q (virtual cluster %s) in %s", ctxName, r, h.UserKubeconfig)
 	return nil
-}
-
-// localPaths returns the local state of a recorded process-driven virtual
-// cluster: under this host context, or where the record says when it was
-// created on this machine through another context name.
-func localPaths(h *Host, rec *record) Paths {
-	paths := PathsFor(StateDir(), h.Context, rec.VC.Namespace, rec.VC.Name)
-	if !paths.Exists() && rec.StateDir != "" && rec.Machine == machineName() && filepath.IsAbs(rec.StateDir) {
-		return Paths{rec.StateDir}
-	}
-	return paths
 }
 
 // runWithKubeconfig runs o.Command with KUBECONFIG set to a temporary file

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"kubicle.dev/kubicle/internal/deploy"
 	"kubicle.dev/kubicle/internal/kubeconfig"
 )
 
@@ -26,13 +27,13 @@ type DeleteOptions struct {
 	ErrOut io.Writer
 }
 
-// Delete deletes a virtual cluster: it stops a process-driven control plane
-// (SIGTERM, then SIGKILL), deletes every host object labelled for it in
-// deploy.DeletionOrder, the host namespace when kubicle created it, its
-// context in the user's kubeconfig and its local state, and waits until no
-// host object labelled for it is left. A virtual cluster of which nothing
-// is found is an error, and so is one that kubicle operator manages (its
-// VirtualCluster object is deleted instead).
+// Delete deletes a virtual cluster: it stops its control plane through the
+// driver that runs it (a process: SIGTERM, then SIGKILL), deletes every
+// host object labelled for it in deploy.DeletionOrder, the host namespace
+// when kubicle created it, its context in the user's kubeconfig and its
+// local state, and waits until no host object labelled for it is left. A
+// virtual cluster of which nothing is found is an error, and so is one that
+// kubicle operator manages (its VirtualCluster object is deleted instead).
 func Delete(ctx context.Context, h *Host, o DeleteOptions) error {
 	p := newProgress(o.ErrOut)
 	if o.Timeout <= 0 {
@@ -68,7 +69,7 @@ func Delete(ctx context.Context, h *Host, o DeleteOptions) error {
 		p.warn("Its control plane runs as a process on machine %q, which keeps running until stopped there; its host objects are deleted now", rec.Machine)
 	}
 
-	if err := stopProcess(paths, p); err != nil {
+	if err := stopRunning(ctx, driverEnv{h: h, p: p, paths: paths}, r); err != nil {
 		return err
 	}
 	ownNamespace := false
@@ -118,4 +119,16 @@ func Delete(ctx context.Context, h *Host, o DeleteOptions) error {
 	}
 	p.line("Virtual cluster %q deleted", r.Name)
 	return nil
+}
+
+// stopRunning stops for good the control plane of virtual cluster r that
+// runs now, whichever driver runs it ([runningDriver]), before its host
+// objects are deleted. Its traces decide, not its record: Delete also
+// removes what a cluster whose record is gone left behind.
+func stopRunning(ctx context.Context, env driverEnv, r deploy.Ref) error {
+	d, err := runningDriver(ctx, env, r)
+	if err != nil || d == nil {
+		return err
+	}
+	return d.delete(ctx)
 }

@@ -51,7 +51,8 @@ func Describe(ctx context.Context, h *Host, o DescribeOptions) error {
 	if rec == nil {
 		return fmt.Errorf("virtual cluster %q not found in host namespace %q (context %q); `kubicle list` shows the virtual clusters of this host", r.Name, r.Namespace, h.Context)
 	}
-	in := info(ctx, h, rec)
+	d := driverFor(recordedEnv(h, rec, newProgress(nil)), rec.VC)
+	in := info(ctx, h, rec, d)
 	vc := rec.VC
 	now := time.Now()
 
@@ -74,26 +75,7 @@ func Describe(ctx context.Context, h *Host, o DescribeOptions) error {
 	} else {
 		field("Managed by", "kubicle (record ConfigMap %s/%s)", vc.Namespace, RecordName(r))
 	}
-	switch vc.Spec.ControlPlane.Driver {
-	case v1alpha1.DriverProcess:
-		paths := localPaths(h, rec)
-		if paths.Exists() {
-			pid := "not running"
-			if in.PID != 0 {
-				pid = fmt.Sprintf("pid %d", in.PID)
-			}
-			field("Driver", "process (%s on %s)", pid, orDash(rec.Machine))
-			field("State directory", "%s", paths.Dir())
-			field("Log", "%s", paths.Log())
-			if li, err := readInfo(paths); err == nil && !li.TokenExpires.IsZero() {
-				field("Host token expires", "%s", li.TokenExpires.Format(time.RFC3339))
-			}
-		} else {
-			field("Driver", "process (on machine %s)", orDash(rec.Machine))
-		}
-	default:
-		field("Driver", "pod (StatefulSet %s/%s, %d replicas)", r.Namespace, r.StatefulSetName(), ptrOr(vc.Spec.ControlPlane.Replicas, 1))
-	}
+	d.describe(field, in)
 	writeConfigSummary(w, vc)
 	if err := w.Flush(); err != nil {
 		return err
@@ -108,11 +90,12 @@ func Describe(ctx context.Context, h *Host, o DescribeOptions) error {
 	}
 
 	fmt.Fprintln(o.Out, "\nVirtual cluster objects:")
-	if in.Status != StatusRunning || vc.Spec.ControlPlane.Driver != v1alpha1.DriverProcess {
+	kubeconfigPath := d.localKubeconfig()
+	if in.Status != StatusRunning || kubeconfigPath == "" {
 		fmt.Fprintf(o.Out, "  not available (%s)\n", strings.ToLower(in.Status))
 		return nil
 	}
-	counts, err := virtualCounts(ctx, localPaths(h, rec).AdminKubeconfig())
+	counts, err := virtualCounts(ctx, kubeconfigPath)
 	if err != nil {
 		fmt.Fprintf(o.Out, "  cannot count: %v\n", err)
 		return nil

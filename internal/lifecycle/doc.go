@@ -13,6 +13,20 @@
 // left instead of waiting). [Create] and [Delete] are built from the same
 // pieces.
 //
+// # Drivers
+//
+// A control plane runs as a local process (driver "process") or as a
+// StatefulSet on the host (driver "pod"). Both sit behind one unexported
+// interface, driver (driver.go), with one implementation each
+// (driver_process.go, driver_pod.go): it prepares, starts, waits for,
+// exports, connects to, observes, stops and deletes a control plane.
+// Create, Delete, Connect, Describe, List and the operator's steps call it
+// and never ask which driver runs; driverFor is the one place that tells
+// them apart. The parts that every virtual cluster shares have files of
+// their own: the host namespace (namespace.go), the shared PKI (pki.go),
+// the exported kubeconfig Secret (export.go), the host token of a process
+// (hosttoken.go) and the supervision of a process (process.go).
+//
 // # Finding the host
 //
 // [ResolveHost] works like kubectl: --kubeconfig and --context, else

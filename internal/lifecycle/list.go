@@ -10,13 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/yaml"
 
-	"kubicle.dev/kubicle/internal/deploy"
 	"kubicle.dev/kubicle/pkg/apis/kubicle/v1alpha1"
 )
 
@@ -77,7 +74,7 @@ func List(ctx context.Context, h *Host, namespace string, warn io.Writer) ([]Inf
 	}
 	infos := make([]Info, 0, len(recs))
 	for _, rec := range recs {
-		infos = append(infos, info(ctx, h, rec))
+		infos = append(infos, info(ctx, h, rec, driverFor(recordedEnv(h, rec, newProgress(nil)), rec.VC)))
 	}
 	slices.SortFunc(infos, func(a, b Info) int {
 		return strings.Compare(a.HostNamespace+"/"+a.Name, b.HostNamespace+"/"+b.Name)
@@ -85,8 +82,9 @@ func List(ctx context.Context, h *Host, namespace string, warn io.Writer) ([]Inf
 	return infos, nil
 }
 
-// info observes the state of one recorded virtual cluster.
-func info(ctx context.Context, h *Host, rec *record) Info {
+// info observes the state of one recorded virtual cluster, whose control
+// plane d runs.
+func info(ctx context.Context, h *Host, rec *record, d driver) Info {
 	vc := rec.VC
 	in := Info{
 		Name:              vc.Name,
@@ -107,17 +105,14 @@ func info(ctx context.Context, h *Host, rec *record) Info {
 		in.Status = StatusSleeping
 		return in
 	}
-	if rec.Operator && (vc.Spec.ControlPlane.Driver != v1alpha1.DriverProcess || !localPaths(h, rec).Exists()) {
-		// What the operator observed: it sees the process, this machine
-		// may not, and a spec it refused has no host objects to look at.
+	if rec.Operator && d.localKubeconfig() == "" {
+		// What the operator observed: it sees the control plane, this
+		// machine may not, and a spec it refused has no host objects to
+		// look at. A process on this machine is seen better from here.
 		in.Status, in.Reason = operatorStatus(vc)
 		return in
 	}
-	if vc.Spec.ControlPlane.Driver == v1alpha1.DriverProcess {
-		in.Status, in.Reason, in.PID = processStatus(ctx, h, rec)
-		return in
-	}
-	in.Status, in.Reason = podStatus(ctx, h, deploy.RefOf(vc))
+	in.Status, in.Reason, in.PID = d.status(ctx)
 	return in
 }
 
@@ -136,43 +131,6 @@ func operatorStatus(vc *v1alpha1.VirtualCluster) (status, reason string) {
 		reason = c.Reason + ": " + c.Message
 	}
 	return string(phase), reason
-}
-
-// processStatus observes a process-driven control plane: Running when its
-// process runs and its API server answers /readyz, Starting when only the
-// former, Failed when the process is gone, Unknown on another machine.
-func processStatus(ctx context.Context, h *Host, rec *record) (status, reason string, pid int) {
-	paths := localPaths(h, rec)
-	if !paths.Exists() {
-		return StatusUnknown, fmt.Sprintf("the control plane runs on machine %q", rec.Machine), 0
-	}
-	pid = runningPID(paths)
-	if pid == 0 {
-		return StatusFailed, "the control plane process is not running; see " + paths.Log() + " (`kubicle create --upgrade` starts it again)", 0
-	}
-	if err := readyz(ctx, paths.AdminKubeconfig()); err != nil {
-		return StatusStarting, err.Error(), pid
-	}
-	return StatusRunning, "", pid
-}
-
-// podStatus observes a pod-driven control plane through its StatefulSet.
-func podStatus(ctx context.Context, h *Host, r deploy.Ref) (status, reason string) {
-	sts, err := h.Client.AppsV1().StatefulSets(r.Namespace).Get(ctx, r.StatefulSetName(), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return StatusFailed, "StatefulSet " + r.Namespace + "/" + r.StatefulSetName() + " is missing"
-	}
-	if err != nil {
-		return StatusUnknown, err.Error()
-	}
-	if sts.Spec.Replicas != nil && *sts.Spec.Replicas == 0 {
-		return StatusSleeping, "scaled to zero"
-	}
-	if stsReady(sts) {
-		return StatusRunning, ""
-	}
-	_, why := statefulSetReady(ctx, h.Client, r)
-	return StatusStarting, why
 }
 
 // Output formats of [PrintList].

@@ -3,12 +3,9 @@ package lifecycle
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 
 	"kubicle.dev/kubicle/internal/deploy"
@@ -55,11 +52,15 @@ type ApplyOptions struct {
 
 // Applied says what [Apply] did.
 type Applied struct {
-	// Started is the pid of a control plane process that Apply started (or
-	// restarted, its config having changed); 0 when none was started.
-	Started int
-	// Paths is the local state of a process-driven control plane.
-	Paths Paths
+	// Started is true when Apply started the control plane, or restarted it
+	// because what it starts with changed (driver "process"); false when it
+	// kept the one running, or when applying the host objects is what
+	// starts it (driver "pod").
+	Started bool
+	// Location holds the annotations that say where the control plane runs
+	// ([LocationAnnotations]), for the VirtualCluster object; nil when it
+	// runs on the host (driver "pod"), whose objects say so.
+	Location map[string]string
 }
 
 // Apply brings the host objects of vc up to date and makes sure that its
@@ -85,24 +86,19 @@ func Apply(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster, o ApplyOpt
 	}
 	defer unlock()
 
-	c := &creation{h: h, o: CreateOptions{Executable: o.Executable}, p: p, vc: vc, r: r, paths: paths, image: o.Image}
+	d := driverFor(driverEnv{h: h, p: p, paths: paths, executable: o.Executable}, vc)
+	c := &creation{h: h, p: p, vc: vc, r: r, d: d, paths: paths, image: o.Image}
 	if err := c.prepare(ctx); err != nil {
 		return nil, err
 	}
 	if err := c.applyObjects(ctx); err != nil {
 		return nil, err
 	}
-	a := &Applied{Paths: paths}
-	if vc.Spec.ControlPlane.Driver == v1alpha1.DriverProcess {
-		exited, _, err := c.ensureProcess(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if exited != nil {
-			a.Started = runningPID(paths)
-		}
+	started, err := d.start(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return a, nil
+	return &Applied{Started: started, Location: d.location()}, nil
 }
 
 // Readiness is what [Check] observed of a control plane.
@@ -123,11 +119,15 @@ type Readiness struct {
 	KubernetesVersion string
 	// PID is the process id of a process-driven control plane.
 	PID int
+	// Where says where the control plane runs, for a status message
+	// ("process 1234 on laptop"); "" when it runs on the host.
+	Where string
+	// Watched is true when the host reports every change of the control
+	// plane (its StatefulSet, driver "pod"), so that a controller that
+	// watches it needs to look again only as a backstop; false when only
+	// looking again notices a change (a process).
+	Watched bool
 }
-
-// checkLogLines is how many lines of a stopped control plane's log Check
-// quotes.
-const checkLogLines = 10
 
 // Check observes the control plane of vc once, without waiting: the local
 // process and its /readyz for driver "process", the StatefulSet for driver
@@ -136,34 +136,8 @@ const checkLogLines = 10
 func Check(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster) Readiness {
 	vc = defaulted(vc)
 	r := deploy.RefOf(vc)
-	if vc.Spec.ControlPlane.Driver != v1alpha1.DriverProcess {
-		endpoint := fmt.Sprintf("https://%s.%s.svc:%d", r.ServiceName(), r.Namespace, deploy.ServicePort)
-		ready, why := statefulSetReady(ctx, h.Client, r)
-		return Readiness{Ready: ready, Reason: why, Endpoint: endpoint, KubernetesVersion: vc.Spec.ControlPlane.Version}
-	}
 	paths := PathsFor(StateDir(), h.Context, r.Namespace, r.Name)
-	dsn, _ := secretDSN(ctx, h, vc)
-	secrets := dsnSecrets(dsn)
-	pid := runningPID(paths)
-	if pid == 0 {
-		reason := "the control plane process is not running"
-		if tail := strings.TrimSpace(tailFile(paths.Log(), 0, checkLogLines, secrets...)); tail != "" {
-			reason += "; last lines of " + paths.Log() + ":\n" + tail
-		}
-		return Readiness{Stopped: true, Reason: reason}
-	}
-	if err := readyz(ctx, paths.AdminKubeconfig()); err != nil {
-		reason := err.Error()
-		if line := lastLine(paths.Log(), 0, secrets...); line != "" {
-			reason += "; last log line: " + line
-		}
-		return Readiness{Reason: reason, PID: pid}
-	}
-	endpoint, version, err := virtualInfo(ctx, paths.AdminKubeconfig())
-	if err != nil {
-		return Readiness{Reason: err.Error(), PID: pid}
-	}
-	return Readiness{Ready: true, Endpoint: endpoint, KubernetesVersion: version, PID: pid}
+	return driverFor(driverEnv{h: h, p: newProgress(nil), paths: paths}, vc).check(ctx)
 }
 
 // Export writes the kubeconfig Secret of spec.exportKubeConfig for a
@@ -172,12 +146,9 @@ func Check(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster) Readiness 
 // plane writes its Secret itself; Export does nothing for it.
 func Export(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster, endpoint string, log io.Writer) error {
 	vc = defaulted(vc)
-	if vc.Spec.ControlPlane.Driver != v1alpha1.DriverProcess {
-		return nil
-	}
 	r := deploy.RefOf(vc)
-	c := &creation{h: h, p: newProgress(log), vc: vc, r: r, paths: PathsFor(StateDir(), h.Context, r.Namespace, r.Name)}
-	return c.exportKubeconfig(ctx, endpoint)
+	paths := PathsFor(StateDir(), h.Context, r.Namespace, r.Name)
+	return driverFor(driverEnv{h: h, p: newProgress(log), paths: paths}, vc).export(ctx, endpoint)
 }
 
 // TeardownOptions are the inputs of [Teardown].
@@ -191,12 +162,12 @@ type TeardownOptions struct {
 }
 
 // Teardown removes virtual cluster r the way `kubicle delete` does, without
-// waiting: it stops a local control plane process, asks the host to delete
-// every host object labelled for r in deploy.DeletionOrder (the namespace
-// only when kubicle created it), and returns the objects that are still
-// there. Once none is left it removes kubicle's labels from a namespace it
-// did not create and the local state, and returns none. Call it again until
-// it returns none.
+// waiting: it stops the control plane that runs (a local process; see
+// [RunningDriver]), asks the host to delete every host object labelled for
+// r in deploy.DeletionOrder (the namespace only when kubicle created it),
+// and returns the objects that are still there. Once none is left it
+// removes kubicle's labels from a namespace it did not create and the local
+// state, and returns none. Call it again until it returns none.
 func Teardown(ctx context.Context, h *Host, r deploy.Ref, o TeardownOptions) (left []string, err error) {
 	p := newProgress(o.Log)
 	paths := PathsFor(StateDir(), h.Context, r.Namespace, r.Name)
@@ -209,7 +180,7 @@ func Teardown(ctx context.Context, h *Host, r deploy.Ref, o TeardownOptions) (le
 	}
 	defer unlock()
 
-	if err := stopProcess(paths, p); err != nil {
+	if err := stopRunning(ctx, driverEnv{h: h, p: p, paths: paths}, r); err != nil {
 		return nil, err
 	}
 	owned, err := listOwned(ctx, h.Dynamic, r)
@@ -271,17 +242,9 @@ func RunningDriver(ctx context.Context, h *Host, r deploy.Ref, stateDir string) 
 	if stateDir != "" {
 		paths = Paths{stateDir}
 	}
-	if paths.Exists() {
-		return v1alpha1.DriverProcess, nil
+	d, err := runningDriver(ctx, driverEnv{h: h, p: newProgress(nil), paths: paths}, r)
+	if err != nil || d == nil {
+		return "", err
 	}
-	sts, err := h.Client.AppsV1().StatefulSets(r.Namespace).Get(ctx, r.StatefulSetName(), metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return "", nil
-	case err != nil:
-		return "", fmt.Errorf("reading StatefulSet %s/%s: %w", r.Namespace, r.StatefulSetName(), err)
-	case belongsTo(sts.Labels, r, true):
-		return v1alpha1.DriverPod, nil
-	}
-	return "", nil
+	return d.name(), nil
 }

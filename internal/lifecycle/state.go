@@ -64,6 +64,17 @@ func (p Paths) PID() string { return filepath.Join(p.dir, "control-plane.pid") }
 // Info holds [localInfo].
 func (p Paths) Info() string { return filepath.Join(p.dir, "cluster.json") }
 
+// localPaths returns the local state of a recorded process-driven virtual
+// cluster: under this host context, or where the record says when it was
+// created on this machine through another context name.
+func localPaths(h *Host, rec *record) Paths {
+	paths := PathsFor(StateDir(), h.Context, rec.VC.Namespace, rec.VC.Name)
+	if !paths.Exists() && rec.StateDir != "" && rec.Machine == machineName() && filepath.IsAbs(rec.StateDir) {
+		return Paths{rec.StateDir}
+	}
+	return paths
+}
+
 // lockFile serialises kubicle commands on one virtual cluster. It sits
 // beside the state directory, so that deleting the directory does not
 // delete a lock someone holds.

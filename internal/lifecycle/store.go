@@ -18,11 +18,11 @@ import (
 // databaseDialTimeout bounds the check that a database answers at all.
 const databaseDialTimeout = 5 * time.Second
 
-// readDSN returns the data source name of a process-driven virtual cluster
-// whose backing store is a database, read from its Secret on the host, after
-// checking that the database's address accepts connections. It returns ""
-// for other virtual clusters: a pod-driven control plane reads the Secret
-// itself. The DSN never appears in an error.
+// readDSN returns the data source name of a virtual cluster whose backing
+// store is a database, read from its Secret on the host, after checking that
+// the database's address accepts connections. It returns "" for other
+// stores. Only the process driver calls it: a pod-driven control plane reads
+// the Secret itself. The DSN never appears in an error.
 func readDSN(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster) (string, error) {
 	dsn, err := secretDSN(ctx, h, vc)
 	if dsn == "" || err != nil {
@@ -46,12 +46,11 @@ func readDSN(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster) (string,
 // dsnField is the config field that names the DSN's Secret.
 const dsnField = "spec.controlPlane.backingStore.database.dsnSecretRef"
 
-// secretDSN reads the DSN of a process-driven virtual cluster with a
-// database store from its Secret, without contacting the database; "" for
-// other virtual clusters.
+// secretDSN reads the DSN of a virtual cluster with a database store from
+// its Secret, without contacting the database; "" for other stores.
 func secretDSN(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster) (string, error) {
 	bs := &vc.Spec.ControlPlane.BackingStore
-	if vc.Spec.ControlPlane.Driver != v1alpha1.DriverProcess || bs.Type != v1alpha1.BackingStoreDatabase || bs.Database == nil || bs.Database.DSNSecretRef == nil {
+	if bs.Type != v1alpha1.BackingStoreDatabase || bs.Database == nil || bs.Database.DSNSecretRef == nil {
 		return "", nil
 	}
 	ref := bs.Database.DSNSecretRef

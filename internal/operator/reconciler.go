@@ -44,9 +44,10 @@ const (
 	DefaultReapplyInterval = 10 * time.Minute
 	// startingInterval is how often a starting control plane is checked.
 	startingInterval = 2 * time.Second
-	// podStartingInterval is the backstop for a starting pod-driven
-	// control plane, whose StatefulSet changes are watched.
-	podStartingInterval = 15 * time.Second
+	// watchedStartingInterval is the backstop for a starting control plane
+	// whose changes are watched (lifecycle.Readiness.Watched: a pod-driven
+	// one's StatefulSet).
+	watchedStartingInterval = 15 * time.Second
 	// deletingInterval is how often a teardown checks that the host
 	// objects are gone.
 	deletingInterval = time.Second
@@ -176,7 +177,6 @@ func (r *Reconciler) reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 
 	logw := logWriter(logger)
-	process := driver == v1alpha1.DriverProcess
 	applied := false
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 || r.applyDue(vc) {
@@ -198,8 +198,8 @@ func (r *Reconciler) reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, errors.Join(err, r.setStatus(ctx, vc, outcome{phase: v1alpha1.PhaseFailed, reason: ReasonControlPlaneStopped, message: ready.Reason}))
 		case !ready.Ready:
 			after := startingInterval
-			if !process {
-				after = podStartingInterval
+			if ready.Watched {
+				after = watchedStartingInterval
 			}
 			return reconcile.Result{RequeueAfter: after}, r.setStatus(ctx, vc, outcome{phase: v1alpha1.PhaseStarting, reason: ReasonStarting, message: ready.Reason, endpoint: ready.Endpoint})
 		}
@@ -210,8 +210,8 @@ func (r *Reconciler) reconcile(ctx context.Context, req reconcile.Request) (reco
 			}
 		}
 		msg := fmt.Sprintf("the virtual API server at %s is ready", ready.Endpoint)
-		if process {
-			msg += fmt.Sprintf(" (process %d on %s)", ready.PID, lifecycle.MachineName())
+		if ready.Where != "" {
+			msg += " (" + ready.Where + ")"
 		}
 		return reconcile.Result{RequeueAfter: r.checkInterval()}, r.setStatus(ctx, vc, outcome{
 			phase: v1alpha1.PhaseRunning, reason: ReasonRunning, message: msg, endpoint: ready.Endpoint, version: ready.KubernetesVersion,
@@ -219,8 +219,9 @@ func (r *Reconciler) reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 }
 
-// apply runs lifecycle.Apply, remembers it, and records where a
-// process-driven control plane runs on the VirtualCluster object.
+// apply runs lifecycle.Apply, remembers it, and records on the
+// VirtualCluster object where the control plane runs when the host's objects
+// do not say (lifecycle.Applied.Location: a process-driven one).
 func (r *Reconciler) apply(ctx context.Context, vc, desired *v1alpha1.VirtualCluster, logw *lineLogger) error {
 	o := r.Apply
 	o.Log = logw
@@ -229,13 +230,9 @@ func (r *Reconciler) apply(ctx context.Context, vc, desired *v1alpha1.VirtualClu
 		return err
 	}
 	r.remember(vc.UID, vc.Generation)
-	if desired.Spec.ControlPlane.Driver != v1alpha1.DriverProcess {
-		return nil
-	}
-	want := lifecycle.LocationAnnotations(a.Paths)
 	orig := vc.DeepCopy()
 	changed := false
-	for k, v := range want {
+	for k, v := range a.Location {
 		if vc.Annotations[k] != v {
 			if vc.Annotations == nil {
 				vc.Annotations = map[string]string{}
