@@ -112,6 +112,10 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("workloads readiness check: %w", err)
 	}
 
+	if err := o.fetchEtcdTLS(ctx); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	// The store gets its own context: an API server whose store goes away first keeps
 	// retrying and does not return (NOTES.md, "Shutdown order").
 	storeCtx, stopStore := context.WithCancel(klog.NewContext(context.Background(), logger))

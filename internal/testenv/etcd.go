@@ -60,7 +60,7 @@ func StartEtcd(t testing.TB, opts EtcdOptions) *Etcd {
 			t.Fatal(err)
 		}
 		server, err := ca.Ensure(filepath.Join(dir, "pki"), pki.Leaf{Name: "server", CommonName: "etcd",
-			DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
+			DNSNames: []string{"localhost"}, IPs: serverIPs(opts.Address), Server: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,3 +166,13 @@ func (e *Etcd) Keys(t testing.TB, prefix string) []string {
 
 // String names the server in test messages.
 func (e *Etcd) String() string { return fmt.Sprintf("etcd at %s", e.Endpoint) }
+
+// serverIPs are the addresses of the server's certificate: 127.0.0.1, and address
+// when it is another IP.
+func serverIPs(address string) []net.IP {
+	ips := []net.IP{net.IPv4(127, 0, 0, 1)}
+	if ip := net.ParseIP(address); ip != nil && !ip.Equal(ips[0]) {
+		ips = append(ips, ip)
+	}
+	return ips
+}

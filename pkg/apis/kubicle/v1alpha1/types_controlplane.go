@@ -151,8 +151,10 @@ type ExternalEtcd struct {
 
 	// TLSSecretRef names a Secret in the host namespace that holds the client
 	// certificate (keys tls.crt and tls.key) and the CA bundle (key ca.crt) to
-	// connect with. Requires https endpoints.
-	// Not supported yet: validation refuses it.
+	// connect with. Requires https endpoints. The control plane reads it from
+	// the host when it starts (a pod with its own Role, which grants get on
+	// this Secret alone) and keeps the files in its data directory; a missing
+	// Secret or key stops it with an error that names them.
 	// Default: none; no client certificate, and the system's CA bundle.
 	TLSSecretRef *SecretReference `json:"tlsSecretRef,omitempty"`
 

@@ -39,10 +39,6 @@ func validateUnsupported(vc *VirtualCluster) field.ErrorList {
 		refuse(cpp.Child("replicas"), *r,
 			"several replicas would run their controllers and syncers side by side without leader election; use 1")
 	}
-	if e := cp.BackingStore.ExternalEtcd; e != nil && e.TLSSecretRef != nil {
-		refuse(cpp.Child("backingStore", "externalEtcd", "tlsSecretRef"), e.TLSSecretRef.Name,
-			"the Secret's certificates are not passed to the control plane")
-	}
 	switch t := cp.Expose.Type; t {
 	case ExposeNodePort, ExposeLoadBalancer:
 		refuse(cpp.Child("expose", "type"), string(t),
