@@ -539,8 +539,9 @@ func killControlPlane(t *testing.T, host *testenv.Host, v *tenant) {
 
 // TestPodDriverStores runs a virtual cluster with driver pod on each backing store,
 // on an embedded host with real nodes: SQLite and embedded etcd on the
-// StatefulSet's volume, an external etcd and PostgreSQL (its DSN from a Secret)
-// outside the host, reached from the control plane's pod. For each, objects are
+// StatefulSet's volume; outside the host, reached from the control plane's pod, an
+// external etcd over http, one over TLS with a client certificate (its files from
+// the Secret that tlsSecretRef names), and PostgreSQL (its DSN from a Secret). For each, objects are
 // created, the control plane's pod is deleted and recreated by the StatefulSet,
 // and the objects are still there with the same UIDs; the external stores hold
 // the objects' keys.
@@ -553,14 +554,20 @@ func TestPodDriverStores(t *testing.T) {
 	pg := testenv.StartPostgresOn(t, realnode.HostIP)
 	pg.CreateDatabase(t, "vc_pg")
 	etcd := testenv.StartEtcd(t, testenv.EtcdOptions{Address: realnode.HostIP})
-	u := newKubicleUser(t, kubicle, host, "lite", "embedded", "external", "pg")
+	etcdTLS := testenv.StartEtcd(t, testenv.EtcdOptions{Address: realnode.HostIP, TLS: true})
+	u := newKubicleUser(t, kubicle, host, "lite", "embedded", "external", "secure", "pg")
 
 	stores := []struct{ name, store string }{
 		{"lite", "type: sqlite"},
 		{"embedded", "type: embeddedEtcd"},
 		{"external", fmt.Sprintf("type: externalEtcd\n      externalEtcd: {endpoints: [%q], prefix: /kubicle/external}", etcd.Endpoint)},
+		{"secure", fmt.Sprintf("type: externalEtcd\n      externalEtcd: {endpoints: [%q], prefix: /kubicle/secure, tlsSecretRef: {name: etcd-tls}}", etcdTLS.Endpoint)},
 		{"pg", "type: database\n      database: {driver: postgres, dsnSecretRef: {name: pg-db}}"},
 	}
+	// The etcd client certificate and CA, as a TLS Secret of the host namespace.
+	host.Kubectl(t, "create", "namespace", "vc-secure")
+	host.Kubectl(t, "-n", "vc-secure", "create", "secret", "generic", "etcd-tls", "--from-file=ca.crt="+etcdTLS.CAFile,
+		"--from-file=tls.crt="+etcdTLS.CertFile, "--from-file=tls.key="+etcdTLS.KeyFile)
 	host.Kubectl(t, "create", "namespace", "vc-pg")
 	host.Kubectl(t, "-n", "vc-pg", "create", "secret", "generic", "pg-db", "--from-literal=dsn="+pg.DSNOn("vc_pg"))
 	for _, s := range stores {
@@ -615,6 +622,9 @@ spec:
 	// The external stores hold the objects.
 	if keys := etcd.Keys(t, "/kubicle/external/"); !slices.Contains(keys, "/kubicle/external/configmaps/stores/settings") {
 		t.Errorf("the external etcd has no key of the ConfigMap: %v", keys)
+	}
+	if keys := etcdTLS.Keys(t, "/kubicle/secure/"); !slices.Contains(keys, "/kubicle/secure/configmaps/stores/settings") {
+		t.Errorf("the external etcd with TLS has no key of the ConfigMap: %v", keys)
 	}
 	if rows := pg.Query(t, "vc_pg", `SELECT DISTINCT name FROM kine WHERE deleted = 0 AND name = '/registry/configmaps/stores/settings'`); rows != "/registry/configmaps/stores/settings" {
 		t.Errorf("PostgreSQL has no row of the ConfigMap: %q", rows)
