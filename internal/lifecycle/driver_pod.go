@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -200,15 +201,18 @@ func waitStatefulSet(ctx context.Context, c kubernetes.Interface, r deploy.Ref, 
 	}
 }
 
-// statefulSetReady reports whether the StatefulSet has all replicas ready,
-// and otherwise what its pods are doing.
+// statefulSetReady reports whether the StatefulSet has all replicas ready and
+// the control plane's Service routes to one of them, and otherwise what its
+// pods are doing. Until the Service's EndpointSlices list a ready pod, clients
+// of the Service (tenant pods, the exported kubeconfig) have their connections
+// refused, so a control plane is not ready before that.
 func statefulSetReady(ctx context.Context, c kubernetes.Interface, r deploy.Ref) (bool, string) {
 	sts, err := c.AppsV1().StatefulSets(r.Namespace).Get(ctx, r.StatefulSetName(), metav1.GetOptions{})
 	if err != nil {
 		return false, err.Error()
 	}
 	if stsReady(sts) {
-		return true, ""
+		return serviceRoutes(ctx, c, r)
 	}
 	want := int32(1)
 	if sts.Spec.Replicas != nil {
@@ -247,4 +251,22 @@ func podState(pod *corev1.Pod) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// serviceRoutes reports whether an EndpointSlice of the control plane's Service
+// lists a ready endpoint, and otherwise why not.
+func serviceRoutes(ctx context.Context, c kubernetes.Interface, r deploy.Ref) (bool, string) {
+	slices, err := c.DiscoveryV1().EndpointSlices(r.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: discoveryv1.LabelServiceName + "=" + r.ServiceName()})
+	if err != nil {
+		return false, fmt.Sprintf("reading the endpoints of Service %s/%s: %v", r.Namespace, r.ServiceName(), err)
+	}
+	for _, slice := range slices.Items {
+		for _, ep := range slice.Endpoints {
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+				return true, ""
+			}
+		}
+	}
+	return false, fmt.Sprintf("the pods are ready; Service %s/%s has no ready endpoint yet", r.Namespace, r.ServiceName())
 }
