@@ -128,8 +128,8 @@ test-unit: ## run the tests that start no servers
 test-e2e: build node images kubectl helm ## run the end-to-end tests against the built binary
 	KUBICLE_BIN=$(CURDIR)/$(BIN) KUBECTL_BIN=$(CURDIR)/bin/kubectl HELM_BIN=$(CURDIR)/bin/helm $(GO) test -count=1 -timeout 45m ./test/e2e/...
 
-bench: build ## run the benchmarks recorded in docs/benchmarks.md
-	KUBICLE_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/...
+bench: build node images kubectl ## run the benchmarks recorded in docs/benchmarks.md (the real-node one needs root, see docs/real-nodes.md)
+	KUBICLE_BIN=$(CURDIR)/$(BIN) KUBECTL_BIN=$(CURDIR)/bin/kubectl $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/...
 
 verify: ## gofmt, go vet, generated files (schema, CRD, docs/config.md) up to date
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

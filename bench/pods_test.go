@@ -30,14 +30,22 @@ func startVirtual(b *testing.B, host *testenv.Host, name, ns string) *testenv.Co
 	return testenv.StartControlPlane(b, "", "--name", name, "--host-kubeconfig", host.Kubeconfig, "--host-namespace", ns)
 }
 
-// runPods creates a Deployment of n replicas in ns through kubeconfig's cluster and
-// returns how long until n of its pods are Running, as that cluster reports them.
-func runPods(b *testing.B, kubeconfig, ns string, n int) time.Duration {
+// simulatedImage is the image of pods on simulated nodes, which pull nothing.
+const simulatedImage = "registry.example/load:v1"
+
+// runPods creates a Deployment of n replicas of image (with args) in ns through
+// kubeconfig's cluster and returns how long until n of its pods are Running, as that
+// cluster reports them.
+func runPods(b *testing.B, kubeconfig, ns string, n int, image string, args ...string) time.Duration {
 	b.Helper()
 	client := testenv.Client(b, kubeconfig)
 	start := time.Now()
-	testenv.MustRun(b, time.Minute, nil, testenv.Kubectl(b), "--kubeconfig", kubeconfig, "-n", ns,
-		"create", "deployment", "load", "--image=registry.example/load:v1", fmt.Sprintf("--replicas=%d", n))
+	create := []string{"--kubeconfig", kubeconfig, "-n", ns,
+		"create", "deployment", "load", "--image=" + image, fmt.Sprintf("--replicas=%d", n)}
+	if len(args) > 0 {
+		create = append(append(create, "--"), args...)
+	}
+	testenv.MustRun(b, time.Minute, nil, testenv.Kubectl(b), create...)
 	testenv.Eventually(b, 10*time.Minute, 250*time.Millisecond, func() (bool, string) {
 		pods, err := client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=load", ResourceVersion: "0"})
 		if err != nil {
@@ -76,9 +84,9 @@ func BenchmarkPods1000(b *testing.B) {
 	host.Kubectl(b, "create", "namespace", "direct")
 	vc := startVirtual(b, host, "bench", "vc-bench")
 	for i := 0; i < b.N; i++ {
-		direct := runPods(b, host.Kubeconfig, "direct", n)
+		direct := runPods(b, host.Kubeconfig, "direct", n, simulatedImage)
 		deletePods(b, host.Kubeconfig, "direct")
-		virtual := runPods(b, vc.Kubeconfig, "default", n)
+		virtual := runPods(b, vc.Kubeconfig, "default", n, simulatedImage)
 		deletePods(b, vc.Kubeconfig, "default")
 		b.ReportMetric(direct.Seconds(), "s-direct")
 		b.ReportMetric(virtual.Seconds(), "s-virtual")
