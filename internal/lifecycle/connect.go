@@ -33,6 +33,11 @@ type ConnectOptions struct {
 	// Command is run with KUBECONFIG set to a temporary kubeconfig of the
 	// virtual cluster; its exit status becomes an [*ExitError].
 	Command []string
+	// PortForward reaches a pod-driven control plane through a local port
+	// forwarded by the host API server even when this machine reaches its
+	// Service. Connect then runs until ctx ends (Ctrl-C), or until Command
+	// ends.
+	PortForward bool
 	// In, Out and ErrOut are the command's streams; Out also receives Print's
 	// kubeconfig, ErrOut progress.
 	In          io.Reader
@@ -71,9 +76,13 @@ func Connect(ctx context.Context, h *Host, o ConnectOptions) error {
 		return fmt.Errorf("virtual cluster %q not found in host namespace %q (context %q); `kubicle list` shows the virtual clusters of this host", r.Name, r.Namespace, h.Context)
 	}
 	ctxName := ContextName(r.Name, r.Namespace, h.Context)
-	cfg, err := driverFor(recordedEnv(h, rec, p), rec.VC).connect(ctx, ctxName)
+	cfg, fwd, err := driverFor(recordedEnv(h, rec, p), rec.VC).connect(ctx, ctxName, o.PortForward)
 	if err != nil {
 		return err
+	}
+	if fwd != nil {
+		defer fwd.close()
+		p.line("Forwarding 127.0.0.1:%d to the API server in pod %s through the host", fwd.Port, fwd.Pod)
 	}
 
 	switch {
@@ -82,22 +91,27 @@ func Connect(ctx context.Context, h *Host, o ConnectOptions) error {
 		if err != nil {
 			return err
 		}
-		_, err = o.Out.Write(data)
-		return err
+		if _, err := o.Out.Write(data); err != nil {
+			return err
+		}
 	case o.KubeconfigOut != "":
 		if err := kubeconfig.WriteFile(o.KubeconfigOut, cfg); err != nil {
 			return err
 		}
 		p.done("Wrote the kubeconfig of %s to %s", r, o.KubeconfigOut)
-		return nil
 	case len(o.Command) > 0:
 		return runWithKubeconfig(ctx, cfg, o)
+	default:
+		if err := kubeconfig.Merge(h.UserKubeconfig, cfg, ctxName, true); err != nil {
+			return err
+		}
+		p.done("Switched to context %q (virtual cluster %s) in %s", ctxName, r, h.UserKubeconfig)
 	}
-	if err := kubeconfig.Merge(h.UserKubeconfig, cfg, ctxName, true); err != nil {
-		return err
+	if fwd == nil {
+		return nil
 	}
-	p.done("Switched to context %q (virtual cluster %s) in %s", ctxName, r, h.UserKubeconfig)
-	return nil
+	p.line("The kubeconfig works while this runs; Ctrl-C stops it.")
+	return fwd.wait(ctx)
 }
 
 // runWithKubeconfig runs o.Command with KUBECONFIG set to a temporary file

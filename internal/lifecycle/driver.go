@@ -68,8 +68,10 @@ type driver interface {
 	// when this machine gets none.
 	readyKubeconfig(ctx context.Context, name string, timeout time.Duration) (*clientcmdapi.Config, error)
 	// connect returns a kubeconfig of the virtual cluster for this machine
-	// under context name, for Connect.
-	connect(ctx context.Context, name string) (*clientcmdapi.Config, error)
+	// under context name, for Connect, and the local port forward it works
+	// through while Connect runs (nil when it needs none). portForward asks
+	// for a forward where the driver can make one.
+	connect(ctx context.Context, name string, portForward bool) (*clientcmdapi.Config, *forward, error)
 
 	// check observes the control plane once, without waiting, for the
 	// operator ([Check]).

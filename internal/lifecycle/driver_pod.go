@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -105,7 +106,7 @@ func (d *podDriver) readyKubeconfig(ctx context.Context, name string, timeout ti
 		return nil, err
 	}
 	p.done("The control plane wrote its kubeconfig to Secret %s/%s", r.Namespace, e.SecretName)
-	cfg, err := podUserKubeconfig(ctx, d.env.h, d.vc, exported, name)
+	cfg, err := podUserKubeconfig(ctx, d.env.h, d.vc, exported, name, reachWait)
 	if err != nil {
 		p.line("Virtual cluster %q is ready at %s (inside the host); %v", r.Name, d.endpoint(), err)
 		return nil, nil
@@ -114,13 +115,32 @@ func (d *podDriver) readyKubeconfig(ctx context.Context, name string, timeout ti
 }
 
 // connect reads the kubeconfig Secret the control plane wrote and turns it
-// into one for this machine.
-func (d *podDriver) connect(ctx context.Context, name string) (*clientcmdapi.Config, error) {
+// into one for this machine: through the Service's ClusterIP when this machine
+// reaches it, else (or with expose type PortForward, or when asked) through a
+// local port forwarded to the control plane's pod by the host API server, as
+// vCluster's connect does.
+func (d *podDriver) connect(ctx context.Context, name string, portForward bool) (*clientcmdapi.Config, *forward, error) {
 	exported, err := exportedKubeconfig(ctx, d.env.h, d.vc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return podUserKubeconfig(ctx, d.env.h, d.vc, exported, name)
+	if !portForward && d.vc.Spec.ControlPlane.Expose.Type != v1alpha1.ExposePortForward {
+		cfg, err := podUserKubeconfig(ctx, d.env.h, d.vc, exported, name, 0)
+		if !errors.Is(err, errUnreachable) {
+			return cfg, nil, err
+		}
+		d.env.p.line("The API server's Service is not reachable from this machine; forwarding a local port to it through the host API server")
+	}
+	f, err := startForward(ctx, d.env.h, d.r.Namespace, d.r.StatefulSetName()+"-0", 0, d.env.p.w)
+	if err != nil {
+		return nil, nil, fmt.Errorf("virtual cluster %s: %w", d.r, err)
+	}
+	cfg, err := forwardedKubeconfig(exported, name, f)
+	if err != nil {
+		f.close()
+		return nil, nil, fmt.Errorf("virtual cluster %s: %w", d.r, err)
+	}
+	return cfg, f, nil
 }
 
 // check looks at the StatefulSet, whose changes the operator watches.

@@ -255,19 +255,22 @@ func (d *processDriver) readyKubeconfig(_ context.Context, name string, _ time.D
 
 // connect returns the admin kubeconfig of a control plane whose local state
 // is on this machine, with a warning when its process does not run.
-func (d *processDriver) connect(_ context.Context, name string) (*clientcmdapi.Config, error) {
+func (d *processDriver) connect(_ context.Context, name string, portForward bool) (*clientcmdapi.Config, *forward, error) {
 	paths, r := d.env.paths, d.r
+	if portForward {
+		return nil, nil, fmt.Errorf("--port-forward: virtual cluster %s runs as a process (driver process), not in a pod of the host; connect without it", r)
+	}
 	if !paths.Exists() {
-		return nil, fmt.Errorf("virtual cluster %s runs as a process on machine %q and listens on its loopback interface only; connect from that machine", r, d.env.machine)
+		return nil, nil, fmt.Errorf("virtual cluster %s runs as a process on machine %q and listens on its loopback interface only; connect from that machine", r, d.env.machine)
 	}
 	cfg, err := clusterKubeconfig(paths.AdminKubeconfig(), name, "")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if runningPID(paths) == 0 {
 		d.env.p.warn("The control plane of %s is not running (`kubicle create %s -n %s --upgrade` starts it again)", r, r.Name, r.Namespace)
 	}
-	return cfg, nil
+	return cfg, nil, nil
 }
 
 // checkLogLines is how many lines of a stopped control plane's log Check

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -63,25 +64,45 @@ func waitExportedKubeconfig(ctx context.Context, h *Host, vc *v1alpha1.VirtualCl
 	}
 }
 
+// errUnreachable is the error of [podUserKubeconfig] when this machine does not
+// reach the control plane's Service.
+var errUnreachable = errors.New("not reachable from this machine")
+
+// exportedCredentials returns the credentials of the exported kubeconfig of a
+// pod-driven virtual cluster and the host name of its server, which the serving
+// certificate names.
+func exportedCredentials(exported *clientcmdapi.Config) (kubeconfig.Credentials, string, error) {
+	kctx, ok := exported.Contexts[exported.CurrentContext]
+	if !ok {
+		return kubeconfig.Credentials{}, "", errors.New("the exported kubeconfig has no current context")
+	}
+	cluster, user := exported.Clusters[kctx.Cluster], exported.AuthInfos[kctx.AuthInfo]
+	if cluster == nil || user == nil {
+		return kubeconfig.Credentials{}, "", errors.New("the exported kubeconfig is incomplete")
+	}
+	creds := kubeconfig.Credentials{Server: cluster.Server, CAData: cluster.CertificateAuthorityData,
+		CertData: user.ClientCertificateData, KeyData: user.ClientKeyData, Token: user.Token}
+	u, err := url.Parse(cluster.Server)
+	if err != nil {
+		return kubeconfig.Credentials{}, "", fmt.Errorf("the exported kubeconfig's server %q: %w", cluster.Server, err)
+	}
+	return creds, u.Hostname(), nil
+}
+
 // podUserKubeconfig turns the exported kubeconfig of a pod-driven virtual cluster
 // into one for this machine, under context name. The exported one names the
 // control plane's Service by its cluster DNS name, which only pods resolve; this one
 // names the Service's ClusterIP, verified against the certificate's DNS name, when
 // this machine reaches it (the embedded host with real nodes routes ClusterIPs; so
-// do hosts whose service network is routed). A server set in
-// spec.exportKubeConfig.server is kept as it is.
-func podUserKubeconfig(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster, exported *clientcmdapi.Config, name string) (*clientcmdapi.Config, error) {
+// do hosts whose service network is routed), trying for up to wait. A server set in
+// spec.exportKubeConfig.server is kept as it is. An unreachable Service gives an
+// error that wraps errUnreachable.
+func podUserKubeconfig(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster, exported *clientcmdapi.Config, name string, wait time.Duration) (*clientcmdapi.Config, error) {
 	r := deploy.RefOf(vc)
-	kctx, ok := exported.Contexts[exported.CurrentContext]
-	if !ok {
-		return nil, fmt.Errorf("the exported kubeconfig of %s has no current context", r)
+	creds, serverName, err := exportedCredentials(exported)
+	if err != nil {
+		return nil, fmt.Errorf("virtual cluster %s: %w", r, err)
 	}
-	cluster, user := exported.Clusters[kctx.Cluster], exported.AuthInfos[kctx.AuthInfo]
-	if cluster == nil || user == nil {
-		return nil, fmt.Errorf("the exported kubeconfig of %s is incomplete", r)
-	}
-	creds := kubeconfig.Credentials{Server: cluster.Server, CAData: cluster.CertificateAuthorityData,
-		CertData: user.ClientCertificateData, KeyData: user.ClientKeyData, Token: user.Token}
 	if vc.Spec.ExportKubeConfig.Server == "" {
 		svc, err := h.Client.CoreV1().Services(r.Namespace).Get(ctx, r.ServiceName(), metav1.GetOptions{})
 		if err != nil {
@@ -91,7 +112,7 @@ func podUserKubeconfig(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster
 		// A control plane that just became ready is in its Service's endpoints a
 		// moment later; until then the proxy refuses the connection.
 		var conn net.Conn
-		deadline := time.Now().Add(reachWait)
+		deadline := time.Now().Add(wait)
 		for {
 			conn, err = net.DialTimeout("tcp", addr, reachTimeout)
 			if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
@@ -100,15 +121,13 @@ func podUserKubeconfig(ctx context.Context, h *Host, vc *v1alpha1.VirtualCluster
 			time.Sleep(500 * time.Millisecond)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("virtual cluster %s: its API server's Service %s/%s (%s) is not reachable from this machine (%v); "+
-				"run kubectl inside the host, or set spec.exportKubeConfig.server to an address that reaches it", r, r.Namespace, r.ServiceName(), addr, err)
+			return nil, fmt.Errorf("virtual cluster %s: its API server's Service %s/%s (%s) is %w (%v); "+
+				"`kubicle connect %s -n %s --port-forward` reaches it through the host API server, or set spec.exportKubeConfig.server to an address that reaches it",
+				r, r.Namespace, r.ServiceName(), addr, errUnreachable, err, r.Name, r.Namespace)
 		}
 		_ = conn.Close()
-		u, _ := url.Parse(cluster.Server)
 		creds.Server = "https://" + addr
-		if u != nil {
-			creds.TLSServerName = u.Hostname()
-		}
+		creds.TLSServerName = serverName
 	}
 	return kubeconfig.New(name, creds), nil
 }
