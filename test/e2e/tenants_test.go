@@ -150,7 +150,45 @@ func TestTenantWorkloads(t *testing.T) {
 	t.Run("admission webhook", func(t *testing.T) { admissionWebhooks(t, alpha) })
 	t.Run("helm test", func(t *testing.T) { helmCreateChart(t, alpha) })
 	t.Run("isolation", func(t *testing.T) { tenantIsolation(t, host, alpha, beta) })
+	t.Run("connect port-forward", func(t *testing.T) { connectPortForward(t, u, beta) })
 	t.Run("kill control plane", func(t *testing.T) { killControlPlane(t, host, beta) })
+}
+
+// connectPortForward reaches v through `kubicle connect --port-forward`: a local
+// port that the host API server forwards to the control plane's pod, for one
+// command, and in the foreground for a kubeconfig file until the process is told
+// to stop.
+func connectPortForward(t *testing.T, u *kubicleUser, v *tenant) {
+	kubectl := testenv.Kubectl(t)
+	res := u.mustRun("connect", v.name, "--port-forward", "--", kubectl, "-n", "bank", "get", "pods", "-o", "name")
+	if !strings.Contains(res.Stdout, "pod/client") || !strings.Contains(res.Stderr, "Forwarding 127.0.0.1:") {
+		t.Fatalf("connect --port-forward -- kubectl get pods: %s", res)
+	}
+	file := filepath.Join(t.TempDir(), "forwarded.kubeconfig")
+	fwd := testenv.Start(t, u.env, u.bin, "connect", v.name, "--port-forward", "--kubeconfig-out", file)
+	testenv.Eventually(t, time.Minute, 250*time.Millisecond, func() (bool, string) {
+		if done, err := fwd.Exited(); done {
+			t.Fatalf("connect --port-forward exited (%v): %s", err, fwd.Tail(20))
+		}
+		_, err := os.Stat(file)
+		return err == nil, "waiting for the kubeconfig file"
+	})
+	if server := readFile(t, file); !strings.Contains(server, "server: https://127.0.0.1:") || !strings.Contains(server, "tls-server-name: "+v.name+".vc-"+v.name+".svc") {
+		t.Fatalf("the forwarded kubeconfig:\n%s", server)
+	}
+	for i := 0; i < 3; i++ {
+		out := testenv.MustRun(t, time.Minute, nil, kubectl, "--kubeconfig", file, "-n", "bank", "get", "pods", "-o", "name").Stdout
+		if !strings.Contains(out, "pod/client") {
+			t.Fatalf("kubectl through the forwarded port: %s", out)
+		}
+	}
+	fwd.Stop(30 * time.Second)
+	if _, err := fwd.Exited(); err != nil {
+		t.Fatalf("connect --port-forward exited with %v after SIGTERM: %s", err, fwd.Tail(20))
+	}
+	if res := testenv.Run(t, time.Minute, nil, kubectl, "--kubeconfig", file, "get", "ns", "--request-timeout=5s"); res.ExitCode == 0 {
+		t.Fatalf("the forwarded port still answers after connect stopped: %s", res)
+	}
 }
 
 // inPodClient runs kubectl in a pod of v with a service account allowed to list
