@@ -48,47 +48,7 @@ func TestPodDriver(t *testing.T) {
 	}
 
 	manifest := filepath.Join(t.TempDir(), "web.yaml")
-	if err := os.WriteFile(manifest, []byte(fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata: {name: shop}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: other}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: shop}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-      - name: web
-        image: %[1]s
-        imagePullPolicy: IfNotPresent
-        args: [netexec, --http-port=8080]
-        ports: [{containerPort: 8080}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client, namespace: other}
-spec:
-  containers:
-  - name: client
-    image: %[1]s
-    imagePullPolicy: IfNotPresent
-    args: [netexec, --http-port=8080]
-`, agnhostImage)), 0o600); err != nil {
+	if err := os.WriteFile(manifest, []byte(netexecPods("shop", "other", 2)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	k("apply", "-f", manifest)

@@ -76,28 +76,29 @@ func (v *tenant) get(ns, pod, addr, path string) string {
 	return strings.TrimSpace(res.Stdout + res.Stderr)
 }
 
-// netexecPods is a Deployment "web" of agnhost's netexec behind a Service, and a
-// client pod that runs netexec too (its shell has busybox's nc and nslookup), in
-// namespace ns.
-func netexecPods(ns string) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata: {name: %[1]s}
----
-apiVersion: apps/v1
+// netexecPods is a Deployment "web" of agnhost's netexec (replicas pods) behind a
+// Service in namespace ns, and a client pod that runs netexec too (its shell has
+// busybox's nc and nslookup) in namespace clientNS, with both namespaces.
+func netexecPods(ns, clientNS string, replicas int) string {
+	namespaces := fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n", ns)
+	if clientNS != ns {
+		namespaces += fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n", clientNS)
+	}
+	return namespaces + fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, namespace: %[1]s}
 spec:
-  replicas: 1
+  replicas: %[4]d
   selector: {matchLabels: {app: web}}
   template:
     metadata: {labels: {app: web}}
     spec:
       containers:
       - name: web
-        image: %[2]s
+        image: %[3]s
         imagePullPolicy: IfNotPresent
         args: [netexec, --http-port=8080]
+        ports: [{containerPort: 8080}]
 ---
 apiVersion: v1
 kind: Service
@@ -108,14 +109,40 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: client, namespace: %[1]s}
+metadata: {name: client, namespace: %[2]s}
 spec:
   containers:
   - name: client
-    image: %[2]s
+    image: %[3]s
     imagePullPolicy: IfNotPresent
     args: [netexec, --http-port=8080]
-`, ns, agnhostImage)
+`, ns, clientNS, agnhostImage, replicas)
+}
+
+// webhookPod is a pod of agnhost in mode (webhook, crd-conversion-webhook) serving
+// TLS on port with the certificate of Secret webhook-tls, labelled app=name.
+func webhookPod(name, mode string, port int) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: %[1]s, namespace: hooks, labels: {app: %[1]s}}
+spec:
+  containers:
+  - name: %[1]s
+    image: %[4]s
+    imagePullPolicy: IfNotPresent
+    args: [%[2]s, --tls-cert-file=/tls/tls.crt, --tls-private-key-file=/tls/tls.key, --port=%[3]d]
+    readinessProbe: {httpGet: {path: /readyz, port: %[3]d, scheme: HTTPS}}
+    volumeMounts: [{name: tls, mountPath: /tls}]
+  volumes: [{name: tls, secret: {secretName: webhook-tls}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: %[1]s, namespace: hooks}
+spec:
+  selector: {app: %[1]s}
+  ports: [{port: 443, targetPort: %[3]d}]
+---
+`, name, mode, port, agnhostImage)
 }
 
 // TestTenantWorkloads runs two virtual clusters with the default driver (pod) on
@@ -136,8 +163,8 @@ func TestTenantWorkloads(t *testing.T) {
 	u := newKubicleUser(t, kubicle, host, "alpha", "beta")
 	alpha, beta := newTenant(t, u, "alpha"), newTenant(t, u, "beta")
 
-	alpha.apply(netexecPods("shop"))
-	beta.apply(netexecPods("bank"))
+	alpha.apply(netexecPods("shop", "shop", 1))
+	beta.apply(netexecPods("bank", "bank", 1))
 	for _, tc := range []struct {
 		v  *tenant
 		ns string
@@ -295,46 +322,7 @@ metadata: {name: webhook-tls, namespace: hooks}
 type: kubernetes.io/tls
 data: {tls.crt: %[1]s, tls.key: %[2]s}
 ---
-apiVersion: v1
-kind: Pod
-metadata: {name: admission, namespace: hooks, labels: {app: admission}}
-spec:
-  containers:
-  - name: webhook
-    image: %[3]s
-    imagePullPolicy: IfNotPresent
-    args: [webhook, --tls-cert-file=/tls/tls.crt, --tls-private-key-file=/tls/tls.key, --port=8443]
-    readinessProbe: {httpGet: {path: /readyz, port: 8443, scheme: HTTPS}}
-    volumeMounts: [{name: tls, mountPath: /tls}]
-  volumes: [{name: tls, secret: {secretName: webhook-tls}}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: converter, namespace: hooks, labels: {app: converter}}
-spec:
-  containers:
-  - name: converter
-    image: %[3]s
-    imagePullPolicy: IfNotPresent
-    args: [crd-conversion-webhook, --tls-cert-file=/tls/tls.crt, --tls-private-key-file=/tls/tls.key, --port=9443]
-    readinessProbe: {httpGet: {path: /readyz, port: 9443, scheme: HTTPS}}
-    volumeMounts: [{name: tls, mountPath: /tls}]
-  volumes: [{name: tls, secret: {secretName: webhook-tls}}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: admission, namespace: hooks}
-spec:
-  selector: {app: admission}
-  ports: [{port: 443, targetPort: 8443}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: converter, namespace: hooks}
-spec:
-  selector: {app: converter}
-  ports: [{port: 443, targetPort: 9443}]
-`, base64.StdEncoding.EncodeToString(cert), base64.StdEncoding.EncodeToString(key), agnhostImage))
+`+webhookPod("admission", "webhook", 8443)+webhookPod("converter", "crd-conversion-webhook", 9443), base64.StdEncoding.EncodeToString(cert), base64.StdEncoding.EncodeToString(key)))
 	v.k("-n", "hooks", "wait", "--for=condition=Ready", "pod/admission", "pod/converter", "--timeout=180s")
 
 	v.apply(fmt.Sprintf(`apiVersion: admissionregistration.k8s.io/v1
