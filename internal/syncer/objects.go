@@ -3,6 +3,9 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"net"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -205,7 +208,11 @@ var endpointSlices = objectKind[*discoveryv1.EndpointSlice]{
 		return v.Labels[discoveryv1.LabelManagedBy] == "endpointslice-controller.k8s.io" || v.Labels[discoveryv1.LabelServiceName] == ""
 	},
 	translate: func(s *Syncer, v *discoveryv1.EndpointSlice) (*discoveryv1.EndpointSlice, error) {
-		return translate.EndpointSlice(v, s.target)
+		host, err := translate.EndpointSlice(v, s.target)
+		if err != nil {
+			return nil, err
+		}
+		return host, s.confineEndpoints(host)
 	},
 	update: func(have, want *discoveryv1.EndpointSlice) bool {
 		changed := metaChanged(have, want)
@@ -215,4 +222,48 @@ var endpointSlices = objectKind[*discoveryv1.EndpointSlice]{
 		}
 		return changed
 	},
+}
+
+// confineEndpoints refuses a hand-written EndpointSlice that names an address
+// outside the tenant: not an IP of one of the virtual cluster's host pods, nor in
+// spec.isolation.allowedEndpointCIDRs. Copied as is, such a slice would make a
+// host Service, reachable by the tenant, front another tenant's pod, a node or the
+// host API server (the CVE-2021-25740 class).
+func (s *Syncer) confineEndpoints(slice *discoveryv1.EndpointSlice) error {
+	var allowed []*net.IPNet
+	for _, c := range s.vc.Spec.Isolation.AllowedEndpointCIDRs {
+		if _, n, err := net.ParseCIDR(c); err == nil {
+			allowed = append(allowed, n)
+		}
+	}
+	var pods corev1.PodList
+	if err := s.host.GetCache().List(context.Background(), &pods, client.InNamespace(s.cfg.HostNamespace),
+		client.MatchingLabels{translate.KeyVCluster: translate.LabelValue(s.cfg.Name)}); err != nil {
+		return fmt.Errorf("listing the virtual cluster's host pods: %w", err)
+	}
+	own := map[string]bool{}
+	for _, p := range pods.Items {
+		for _, ip := range p.Status.PodIPs {
+			own[ip.IP] = true
+		}
+	}
+	for _, e := range slice.Endpoints {
+		for _, a := range e.Addresses {
+			ip := net.ParseIP(a)
+			if own[a] || (ip != nil && slices.ContainsFunc(allowed, func(n *net.IPNet) bool { return n.Contains(ip) })) {
+				continue
+			}
+			return fmt.Errorf("endpoint address %s is not a pod of this virtual cluster: a Service without selector may name its own pods' IPs, "+
+				"and the ranges in spec.isolation.allowedEndpointCIDRs (%s)", a, orNone(s.vc.Spec.Isolation.AllowedEndpointCIDRs))
+		}
+	}
+	return nil
+}
+
+// orNone joins values, or says "none set".
+func orNone(values []string) string {
+	if len(values) == 0 {
+		return "none set"
+	}
+	return strings.Join(values, ", ")
 }

@@ -108,6 +108,15 @@ type Isolation struct {
 	// GPU limits the tenant's use of GPUs.
 	// Default: empty; every field has its own default.
 	GPU GPU `json:"gpu,omitzero"`
+
+	// AllowedEndpointCIDRs are the address ranges (such as "192.0.2.0/24", an
+	// external database) that the tenant's hand-written EndpointSlices, those of
+	// Services without a selector, may name besides the IPs of the tenant's own
+	// pods. Any other address (another tenant's pod, the host API server, a node)
+	// is refused: the slice stays in the virtual cluster with a Warning event
+	// that names the address, and its host Service gets no endpoint for it.
+	// Default: none; own pods only.
+	AllowedEndpointCIDRs []string `json:"allowedEndpointCIDRs,omitempty"`
 }
 
 // LimitRange is the container limit range of a host namespace.

@@ -81,6 +81,7 @@ var specTruth = map[string]fieldTruth{
 	"isolation.nodeSelector":                builtBy("TestPodSpecFields", "TestSyncerIsolationBetweenClusters"),
 	"isolation.tolerations":                 builtBy("TestPodSpecFields", "TestSyncerIsolationBetweenClusters"),
 	"isolation.podSecurityStandard":         builtBy("TestPodSecurityLabels"),
+	"isolation.allowedEndpointCIDRs":        builtBy("TestSyncerWorkloads", "TestEndpointSliceConfinement"),
 	"isolation.resourceQuota":               builtBy("TestGuardrails"),
 	"isolation.limitRange.default":          builtBy("TestGuardrails"),
 	"isolation.limitRange.defaultRequest":   builtBy("TestGuardrails"),

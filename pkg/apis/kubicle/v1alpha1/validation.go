@@ -356,6 +356,12 @@ func validateIsolation(iso *Isolation, p *field.Path) field.ErrorList {
 
 	errs = append(errs, validateEnum(iso.PodSecurityStandard, p.Child("podSecurityStandard"))...)
 
+	for i, c := range iso.AllowedEndpointCIDRs {
+		if _, _, err := net.ParseCIDR(c); err != nil {
+			errs = append(errs, field.Invalid(p.Child("allowedEndpointCIDRs").Index(i), c, `must be an address range such as "192.0.2.0/24"`))
+		}
+	}
+
 	qp := p.Child("resourceQuota")
 	for _, name := range sortedNames(iso.ResourceQuota) {
 		errs = append(errs, validateQuotaResourceName(string(name), qp.Key(string(name)))...)

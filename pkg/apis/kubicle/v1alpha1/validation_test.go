@@ -235,6 +235,9 @@ func TestValidate(t *testing.T) {
 		}},
 		{name: "pod security standard unknown", change: func(vc *VirtualCluster) { vc.Spec.Isolation.PodSecurityStandard = "none" },
 			want: []string{`spec.isolation.podSecurityStandard: Unsupported value: "none": supported values: "privileged", "baseline", "restricted"`}},
+		{name: "endpoint CIDRs", change: func(vc *VirtualCluster) {
+			vc.Spec.Isolation.AllowedEndpointCIDRs = []string{"192.0.2.0/24", "10.0.0.1", "fd00::/8"}
+		}, want: []string{`spec.isolation.allowedEndpointCIDRs[1]: Invalid value: "10.0.0.1": must be an address range such as "192.0.2.0/24"`}},
 		{name: "quota names and values", change: func(vc *VirtualCluster) {
 			vc.Spec.Isolation.ResourceQuota = corev1.ResourceList{
 				"requests.cpu":           q("-4"),

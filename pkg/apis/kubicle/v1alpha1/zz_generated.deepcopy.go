@@ -442,6 +442,7 @@ func (in *Isolation) DeepCopyInto(out *Isolation) {
 	in.LimitRange.DeepCopyInto(&out.LimitRange)
 	in.NetworkPolicy.DeepCopyInto(&out.NetworkPolicy)
 	in.GPU.DeepCopyInto(&out.GPU)
+	out.AllowedEndpointCIDRs = copyStrings(in.AllowedEndpointCIDRs)
 }
 
 // DeepCopy returns a deep copy of the receiver.

@@ -1,0 +1,117 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kubicle.dev/kubicle/internal/syncer/translate"
+	"kubicle.dev/kubicle/internal/testenv"
+)
+
+// TestEndpointSliceConfinement: a tenant's Service without selector, with
+// EndpointSlices written by hand, reaches the host only with addresses of the
+// tenant's own pods or of spec.isolation.allowedEndpointCIDRs. A slice that names
+// another namespace's pod or the host API server's Service IP stays in the virtual
+// cluster with a Warning event naming the address and the field; its host Service
+// gets no endpoint. (API behaviour, on simulated nodes.)
+func TestEndpointSliceConfinement(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the embedded host and a virtual control plane")
+	}
+	host := testenv.StartHost(t)
+	config := filepath.Join(t.TempDir(), "vc.yaml")
+	if err := os.WriteFile(config, []byte(`apiVersion: kubicle.dev/v1alpha1
+kind: VirtualCluster
+metadata: {name: e, namespace: vc-e}
+spec:
+  controlPlane: {driver: process}
+  isolation:
+    allowedEndpointCIDRs: [192.0.2.0/24]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vc := virtualCluster(t, host, "e", "vc-e", "--config", config)
+	ctx := context.Background()
+	hostClient := testenv.Client(t, host.Kubeconfig)
+
+	// A pod of another namespace of the host: another tenant's, or the platform's.
+	host.Kubectl(t, "create", "namespace", "other")
+	waitServiceAccount(t, host.Kubeconfig, "other")
+	host.Kubectl(t, "-n", "other", "run", "stranger", "--image=registry.example/stranger:v1")
+	podIP := func(kubeconfig, ns, name string) string {
+		var ip string
+		testenv.Eventually(t, time.Minute, 250*time.Millisecond, func() (bool, string) {
+			ip = testenv.Run(t, time.Minute, nil, testenv.Kubectl(t), "--kubeconfig", kubeconfig, "-n", ns, "get", "pod", name, "-o", "jsonpath={.status.podIP}").Stdout
+			return ip != "", "waiting for the IP of pod " + ns + "/" + name
+		})
+		return ip
+	}
+	strangerIP := podIP(host.Kubeconfig, "other", "stranger")
+
+	waitServiceAccount(t, vc.Kubeconfig, "default")
+	vc.Kubectl(t, "run", "own", "--image=registry.example/own:v1")
+	ownIP := podIP(vc.Kubeconfig, "default", "own")
+
+	slice := func(name, addr string) string {
+		return fmt.Sprintf(`apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: %s, namespace: default, labels: {kubernetes.io/service-name: db}}
+addressType: IPv4
+ports: [{name: pg, port: 5432, protocol: TCP}]
+endpoints: [{addresses: [%q]}]
+---
+`, name, addr)
+	}
+	manifest := filepath.Join(t.TempDir(), "slices.yaml")
+	if err := os.WriteFile(manifest, []byte(`apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: default}
+spec:
+  ports: [{name: pg, port: 5432, targetPort: 5432}]
+---
+`+slice("own-pod", ownIP)+slice("external", "192.0.2.10")+slice("stranger", strangerIP)+slice("host-api", "10.96.0.1")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vc.Kubectl(t, "apply", "-f", manifest)
+
+	hostSlice := func(name string) string { return translate.HostName("e", "default", name, translate.DNSSubdomain) }
+	for _, name := range []string{"own-pod", "external"} {
+		testenv.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
+			_, err := hostClient.DiscoveryV1().EndpointSlices("vc-e").Get(ctx, hostSlice(name), metav1.GetOptions{})
+			return err == nil, fmt.Sprintf("host slice of %s: %v", name, err)
+		})
+	}
+	for _, tc := range []struct{ name, addr string }{{"stranger", strangerIP}, {"host-api", "10.96.0.1"}} {
+		testenv.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
+			events := vc.Kubectl(t, "get", "events", "--field-selector", "involvedObject.kind=EndpointSlice,involvedObject.name="+tc.name,
+				"-o", `jsonpath={range .items[*]}{.type} {.reason}: {.message}{"\n"}{end}`)
+			want := fmt.Sprintf("Warning SyncFailed: cannot run on the host: endpoint address %s is not a pod of this virtual cluster: a Service without selector may name its own pods' IPs, and the ranges in spec.isolation.allowedEndpointCIDRs (192.0.2.0/24)", tc.addr)
+			return strings.Contains(events, want), fmt.Sprintf("events of slice %s:\n%s\nwant %s", tc.name, events, want)
+		})
+		if _, err := hostClient.DiscoveryV1().EndpointSlices("vc-e").Get(ctx, hostSlice(tc.name), metav1.GetOptions{}); err == nil {
+			t.Fatalf("slice %s naming %s reached the host", tc.name, tc.addr)
+		}
+	}
+	// The host Service fronts the allowed addresses only.
+	slices, err := hostClient.DiscoveryV1().EndpointSlices("vc-e").List(ctx, metav1.ListOptions{
+		LabelSelector: "kubernetes.io/service-name=" + translate.HostName("e", "default", "db", translate.DNSLabel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addrs []string
+	for _, s := range slices.Items {
+		for _, e := range s.Endpoints {
+			addrs = append(addrs, e.Addresses...)
+		}
+	}
+	if got, want := strings.Join(addrs, ","), ownIP+",192.0.2.10"; len(addrs) != 2 || !strings.Contains(got, ownIP) || !strings.Contains(got, "192.0.2.10") {
+		t.Fatalf("addresses behind the host Service: %s, want %s", got, want)
+	}
+}
