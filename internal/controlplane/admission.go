@@ -15,6 +15,8 @@ import (
 	apiserveroptions "k8s.io/kubernetes/cmd/kube-apiserver/app/options"
 	"k8s.io/kubernetes/pkg/apis/core"
 	corev1conv "k8s.io/kubernetes/pkg/apis/core/v1"
+
+	"kubicle.dev/kubicle/internal/syncer"
 )
 
 // hostServiceIPPlugin is the name of the admission plugin that gives a new virtual
@@ -33,10 +35,15 @@ type HostServiceFunc func(ctx context.Context, virtual *corev1.Service) ([]strin
 type serviceIPAdmission struct {
 	*admission.Handler
 	ensure atomic.Pointer[HostServiceFunc]
+	check  atomic.Pointer[ServiceCheckFunc]
 }
 
+// ServiceCheckFunc applies the isolation policy to a virtual Service being
+// changed; a refusal is a *syncer.PolicyError.
+type ServiceCheckFunc func(virtual *corev1.Service) error
+
 func newServiceIPAdmission() *serviceIPAdmission {
-	return &serviceIPAdmission{Handler: admission.NewHandler(admission.Create)}
+	return &serviceIPAdmission{Handler: admission.NewHandler(admission.Create, admission.Update)}
 }
 
 var _ admission.MutationInterface = &serviceIPAdmission{}
@@ -52,11 +59,14 @@ func (p *serviceIPAdmission) Admit(ctx context.Context, a admission.Attributes, 
 		// later and reports a ClusterIPMismatch event on the virtual one.
 		return nil
 	}
-	if svc.Spec.Type == core.ServiceTypeExternalName || svc.Spec.ClusterIP == core.ClusterIPNone {
+	if svc.Spec.Type == core.ServiceTypeExternalName {
 		return nil
 	}
 	if a.GetNamespace() == "default" && a.GetName() == "kubernetes" {
 		return nil // the API server's own Service: never synced, keeps its virtual address
+	}
+	if a.GetOperation() == admission.Update {
+		return p.admitUpdate(a, svc)
 	}
 	// Right after start the syncer may not be built yet: wait a little rather than
 	// fail a client that creates a Service as soon as /readyz says ok.
@@ -73,6 +83,10 @@ func (p *serviceIPAdmission) Admit(ctx context.Context, a admission.Attributes, 
 	}
 	v1svc.Namespace, v1svc.Name = a.GetNamespace(), a.GetName()
 	ips, err := (*fn)(ctx, v1svc)
+	var refused *syncer.PolicyError
+	if errors.As(err, &refused) {
+		return apierrors.NewForbidden(core.Resource("services"), a.GetName(), refused)
+	}
 	if err != nil {
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("kubicle: allocating the service's address on the host: %v", err))
 	}
@@ -82,6 +96,25 @@ func (p *serviceIPAdmission) Admit(ctx context.Context, a admission.Attributes, 
 		}
 		svc.Spec.ClusterIP = ips[0]
 		svc.Spec.ClusterIPs = ips
+	}
+	return nil
+}
+
+// admitUpdate refuses a change that the isolation policy does not allow (a type
+// or external IPs). The ClusterIP is immutable, so nothing else is needed.
+func (p *serviceIPAdmission) admitUpdate(a admission.Attributes, svc *core.Service) error {
+	fn := p.check.Load()
+	if fn == nil {
+		return nil // no syncer yet: the service reconciler applies the policy when it starts
+	}
+	v1svc := &corev1.Service{}
+	if err := corev1conv.Convert_core_Service_To_v1_Service(svc, v1svc, nil); err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	v1svc.Namespace, v1svc.Name = a.GetNamespace(), a.GetName()
+	var refused *syncer.PolicyError
+	if err := (*fn)(v1svc); errors.As(err, &refused) {
+		return apierrors.NewForbidden(core.Resource("services"), a.GetName(), refused)
 	}
 	return nil
 }

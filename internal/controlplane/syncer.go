@@ -124,6 +124,8 @@ func (s *Server) startSyncer(ctx context.Context, b *pki.Bundle) ([]runnable, er
 	s.usable.waitForSyncer(sync.Ready)
 	ensure := HostServiceFunc(sync.EnsureHostService)
 	s.serviceIPs.ensure.Store(&ensure)
+	check := ServiceCheckFunc(sync.CheckService)
+	s.serviceIPs.check.Store(&check)
 	return []runnable{
 		{name: "syncer", run: sync.Start},
 		{name: "kubelet endpoint", run: func(ctx context.Context) error { return kubeletSrv.Run(ctx, kubeletLn) }},

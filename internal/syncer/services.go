@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -103,6 +104,10 @@ func (r *serviceReconciler) reconcile(ctx context.Context, key types.NamespacedN
 		r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "host service %s exists and is not managed by this virtual cluster", hostKey.Name)
 		return nil
 	}
+	if err := r.checkService(virtual); err != nil {
+		r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "refused by the isolation policy: %v", err)
+		return nil
+	}
 	want, err := translate.Service(virtual, r.target)
 	if err != nil {
 		r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "cannot translate service: %v", err)
@@ -155,6 +160,47 @@ func mergePorts(have, want []corev1.ServicePort) []corev1.ServicePort {
 	return out
 }
 
+// PolicyError is a tenant object that the virtual cluster's isolation policy
+// refuses; its message names the field and the config that would allow it.
+type PolicyError struct{ msg string }
+
+// Error returns the refusal, which names the field and the config.
+func (e *PolicyError) Error() string { return e.msg }
+
+// checkService applies the isolation policy to a virtual Service: its type must
+// be one of spec.isolation.allowedServiceTypes (ExternalName is DNS only, never
+// synced), and it may not claim spec.externalIPs, which would take that address
+// on every host node (CVE-2020-8554).
+func (s *Syncer) checkService(v *corev1.Service) error {
+	if len(v.Spec.ExternalIPs) > 0 {
+		return &PolicyError{fmt.Sprintf("spec.externalIPs (%s): a Service of a virtual cluster cannot claim addresses on the host's nodes; use a Service of type LoadBalancer where spec.isolation.allowedServiceTypes allows it",
+			strings.Join(v.Spec.ExternalIPs, ", "))}
+	}
+	t := v.Spec.Type
+	if t == "" {
+		t = corev1.ServiceTypeClusterIP
+	}
+	allowed := s.vc.Spec.Isolation.AllowedServiceTypes
+	if t == corev1.ServiceTypeExternalName || slices.Contains(allowed, t) {
+		return nil
+	}
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		names[i] = string(a)
+	}
+	return &PolicyError{fmt.Sprintf("spec.type: %s is not allowed in this virtual cluster; spec.isolation.allowedServiceTypes allows %s", t, orNone(names))}
+}
+
+// CheckService applies the isolation policy to a virtual Service being changed;
+// a refusal is a [*PolicyError]. The control plane's admission plugin calls it on
+// updates, as EnsureHostService does on creation.
+func (s *Syncer) CheckService(virtual *corev1.Service) error {
+	if !on(s.vc.Spec.Sync.ToHost.Services.Enabled) || skipService(virtual.Namespace, virtual.Name, virtual) {
+		return nil
+	}
+	return s.checkService(virtual)
+}
+
 // EnsureHostService creates (or finds) the host Service for a virtual Service that is
 // being created, and returns the ClusterIPs the host allocated for it. The control
 // plane's admission plugin calls it before the virtual Service is stored and gives the
@@ -163,7 +209,13 @@ func (s *Syncer) EnsureHostService(ctx context.Context, virtual *corev1.Service)
 	if err := s.waitReady(ctx, readyWait); err != nil {
 		return nil, err
 	}
-	if !on(s.vc.Spec.Sync.ToHost.Services.Enabled) || skipService(virtual.Namespace, virtual.Name, virtual) || virtual.Spec.ClusterIP == corev1.ClusterIPNone {
+	if !on(s.vc.Spec.Sync.ToHost.Services.Enabled) || skipService(virtual.Namespace, virtual.Name, virtual) {
+		return nil, nil
+	}
+	if err := s.checkService(virtual); err != nil {
+		return nil, err
+	}
+	if virtual.Spec.ClusterIP == corev1.ClusterIPNone {
 		return nil, nil
 	}
 	want, err := translate.Service(virtual, s.target)

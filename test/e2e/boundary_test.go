@@ -115,3 +115,68 @@ spec:
 		t.Fatalf("addresses behind the host Service: %s, want %s", got, want)
 	}
 }
+
+// TestServicePolicy: a tenant's Service of a type that spec.isolation.
+// allowedServiceTypes does not allow, or with spec.externalIPs, is refused by the
+// virtual API server at once (kubectl gets Forbidden naming the field and the
+// config) and never reaches the host, on create and on a change of type; the
+// allowed types are synced. (API behaviour, on simulated nodes.)
+func TestServicePolicy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the embedded host and a virtual control plane")
+	}
+	host := testenv.StartHost(t)
+	config := filepath.Join(t.TempDir(), "vc.yaml")
+	if err := os.WriteFile(config, []byte(`apiVersion: kubicle.dev/v1alpha1
+kind: VirtualCluster
+metadata: {name: p, namespace: vc-p}
+spec:
+  controlPlane: {driver: process}
+  isolation:
+    allowedServiceTypes: [ClusterIP, LoadBalancer]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vc := virtualCluster(t, host, "p", "vc-p", "--config", config)
+	kubectl := testenv.Kubectl(t)
+	run := func(args ...string) testenv.Result {
+		t.Helper()
+		return testenv.Run(t, time.Minute, nil, kubectl, append([]string{"--kubeconfig", vc.Kubeconfig}, args...)...)
+	}
+	hostServices := func() string {
+		return host.Kubectl(t, "-n", "vc-p", "get", "services", "-l", "kubicle.dev/vcluster=p", "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec.type}{"\n"}{end}`)
+	}
+	waitServiceAccount(t, vc.Kubeconfig, "default")
+
+	res := run("create", "service", "nodeport", "np", "--tcp=80:8080")
+	if want := `services "np" is forbidden: spec.type: NodePort is not allowed in this virtual cluster; spec.isolation.allowedServiceTypes allows ClusterIP, LoadBalancer`; res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+		t.Fatalf("a NodePort Service: %s\nwant %q", res, want)
+	}
+	manifest := filepath.Join(t.TempDir(), "external.yaml")
+	writeTestFile(t, manifest, `apiVersion: v1
+kind: Service
+metadata: {name: ext, namespace: default}
+spec:
+  ports: [{port: 80}]
+  externalIPs: [203.0.113.9]
+`)
+	res = run("apply", "-f", manifest)
+	if want := `services "ext" is forbidden: spec.externalIPs (203.0.113.9): a Service of a virtual cluster cannot claim addresses on the host's nodes`; res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+		t.Fatalf("a Service with externalIPs: %s\nwant %q", res, want)
+	}
+
+	vc.Kubectl(t, "create", "service", "clusterip", "web", "--tcp=80:8080")
+	vc.Kubectl(t, "create", "service", "loadbalancer", "lb", "--tcp=80:8080")
+	testenv.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
+		got := hostServices()
+		return strings.Count(got, "=ClusterIP") == 1 && strings.Count(got, "=LoadBalancer") == 1, "host services:\n" + got
+	})
+	// Changing an allowed Service to a refused type is refused too.
+	res = run("patch", "service", "web", "-p", `{"spec":{"type":"NodePort"}}`)
+	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "spec.type: NodePort is not allowed in this virtual cluster") {
+		t.Fatalf("patching web to NodePort: %s", res)
+	}
+	if got := hostServices(); strings.Contains(got, "NodePort") || strings.Count(got, "\n") != 2 {
+		t.Fatalf("host services after the refusals:\n%s", got)
+	}
+}

@@ -165,6 +165,11 @@ func defaultIsolation(iso *Isolation) {
 	// volumes (the ways out of a GPU container) while running most images
 	// unchanged; restricted breaks many off-the-shelf images.
 	setDefault(&iso.PodSecurityStandard, PodSecurityBaseline)
+	// A node port or load balancer is a share of the host's nodes and cloud that
+	// the platform gives out, not the tenant.
+	if len(iso.AllowedServiceTypes) == 0 {
+		iso.AllowedServiceTypes = []corev1.ServiceType{corev1.ServiceTypeClusterIP}
+	}
 	// Without a policy any pod on the host can reach the tenant's pods and its
 	// API server.
 	setDefaultPtr(&iso.NetworkPolicy.Enabled, true)

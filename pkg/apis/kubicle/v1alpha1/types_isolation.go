@@ -117,6 +117,18 @@ type Isolation struct {
 	// that names the address, and its host Service gets no endpoint for it.
 	// Default: none; own pods only.
 	AllowedEndpointCIDRs []string `json:"allowedEndpointCIDRs,omitempty"`
+
+	// AllowedServiceTypes are the Service types the tenant's Services may have
+	// on the host: "ClusterIP", "NodePort" (a port on every host node) and
+	// "LoadBalancer" (a node port and a load balancer of the host's cloud).
+	// ExternalName Services are always allowed: they are DNS only and never
+	// reach the host. A Service of another type is refused when it is created
+	// or changed, with an error that names the type and this field; a
+	// Service with spec.externalIPs is always refused, since it would claim
+	// that address on every host node.
+	// Default: ["ClusterIP"].
+	// +kubicle:default=["ClusterIP"]
+	AllowedServiceTypes []corev1.ServiceType `json:"allowedServiceTypes,omitempty"`
 }
 
 // LimitRange is the container limit range of a host namespace.

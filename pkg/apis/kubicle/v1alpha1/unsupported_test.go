@@ -82,6 +82,7 @@ var specTruth = map[string]fieldTruth{
 	"isolation.tolerations":                 builtBy("TestPodSpecFields", "TestSyncerIsolationBetweenClusters"),
 	"isolation.podSecurityStandard":         builtBy("TestPodSecurityLabels"),
 	"isolation.allowedEndpointCIDRs":        builtBy("TestSyncerWorkloads", "TestEndpointSliceConfinement"),
+	"isolation.allowedServiceTypes":         builtBy("TestServicePolicy"),
 	"isolation.resourceQuota":               builtBy("TestGuardrails"),
 	"isolation.limitRange.default":          builtBy("TestGuardrails"),
 	"isolation.limitRange.defaultRequest":   builtBy("TestGuardrails"),

@@ -356,6 +356,14 @@ func validateIsolation(iso *Isolation, p *field.Path) field.ErrorList {
 
 	errs = append(errs, validateEnum(iso.PodSecurityStandard, p.Child("podSecurityStandard"))...)
 
+	for i, st := range iso.AllowedServiceTypes {
+		switch st {
+		case corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer:
+		default:
+			errs = append(errs, field.NotSupported(p.Child("allowedServiceTypes").Index(i), st,
+				[]string{string(corev1.ServiceTypeClusterIP), string(corev1.ServiceTypeNodePort), string(corev1.ServiceTypeLoadBalancer)}))
+		}
+	}
 	for i, c := range iso.AllowedEndpointCIDRs {
 		if _, _, err := net.ParseCIDR(c); err != nil {
 			errs = append(errs, field.Invalid(p.Child("allowedEndpointCIDRs").Index(i), c, `must be an address range such as "192.0.2.0/24"`))

@@ -238,6 +238,9 @@ func TestValidate(t *testing.T) {
 		{name: "endpoint CIDRs", change: func(vc *VirtualCluster) {
 			vc.Spec.Isolation.AllowedEndpointCIDRs = []string{"192.0.2.0/24", "10.0.0.1", "fd00::/8"}
 		}, want: []string{`spec.isolation.allowedEndpointCIDRs[1]: Invalid value: "10.0.0.1": must be an address range such as "192.0.2.0/24"`}},
+		{name: "service types", change: func(vc *VirtualCluster) {
+			vc.Spec.Isolation.AllowedServiceTypes = []corev1.ServiceType{"NodePort", "ExternalName"}
+		}, want: []string{`spec.isolation.allowedServiceTypes[1]: Unsupported value: "ExternalName": supported values: "ClusterIP", "NodePort", "LoadBalancer"`}},
 		{name: "quota names and values", change: func(vc *VirtualCluster) {
 			vc.Spec.Isolation.ResourceQuota = corev1.ResourceList{
 				"requests.cpu":           q("-4"),

@@ -443,6 +443,10 @@ func (in *Isolation) DeepCopyInto(out *Isolation) {
 	in.NetworkPolicy.DeepCopyInto(&out.NetworkPolicy)
 	in.GPU.DeepCopyInto(&out.GPU)
 	out.AllowedEndpointCIDRs = copyStrings(in.AllowedEndpointCIDRs)
+	if in.AllowedServiceTypes != nil {
+		out.AllowedServiceTypes = make([]corev1.ServiceType, len(in.AllowedServiceTypes))
+		copy(out.AllowedServiceTypes, in.AllowedServiceTypes)
+	}
 }
 
 // DeepCopy returns a deep copy of the receiver.
