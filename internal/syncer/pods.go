@@ -130,6 +130,12 @@ func (r *podReconciler) createHostPod(ctx context.Context, virtual *corev1.Pod) 
 		r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "cannot run on the host: %v", err)
 		return reconcile.Result{}, nil
 	}
+	if why, err := r.checkPodSecurity(host); err != nil {
+		return reconcile.Result{}, err
+	} else if why != "" {
+		r.event(virtual, corev1.EventTypeWarning, "SyncRefused", "refused by the virtual cluster's pod security: %s", why)
+		return reconcile.Result{}, nil
+	}
 	if err := r.hostAPI.Create(ctx, host, FieldOwner); apierrors.IsAlreadyExists(err) {
 		return reconcile.Result{RequeueAfter: 200 * time.Millisecond}, nil
 	} else if err != nil {

@@ -180,3 +180,48 @@ spec:
 		t.Fatalf("host services after the refusals:\n%s", got)
 	}
 }
+
+// TestPodSecurityPolicy: the syncer judges a tenant's pod by the tenant's
+// spec.isolation.podSecurityStandard (baseline by default) with the upstream
+// Pod Security library, even where the host namespace enforces nothing (as here:
+// no Pod Security Admission labels). A pod with hostNetwork and a hostPath volume
+// stays in the virtual cluster with a Warning event in the standard's words and no
+// host pod; a plain pod runs. (API behaviour, on simulated nodes.)
+func TestPodSecurityPolicy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the embedded host and a virtual control plane")
+	}
+	host := testenv.StartHost(t)
+	vc := virtualCluster(t, host, "s", "vc-s")
+	if labels := host.Kubectl(t, "get", "namespace", "vc-s", "-o", "jsonpath={.metadata.labels}"); strings.Contains(labels, "pod-security") {
+		t.Fatalf("the host namespace enforces pod security itself: %s", labels)
+	}
+	waitServiceAccount(t, vc.Kubeconfig, "default")
+	manifest := filepath.Join(t.TempDir(), "pods.yaml")
+	writeTestFile(t, manifest, `apiVersion: v1
+kind: Pod
+metadata: {name: escape, namespace: default}
+spec:
+  hostNetwork: true
+  containers:
+  - {name: c, image: registry.example/escape:v1, volumeMounts: [{name: etc, mountPath: /host-etc}]}
+  volumes: [{name: etc, hostPath: {path: /etc}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: plain, namespace: default}
+spec:
+  containers: [{name: c, image: registry.example/plain:v1}]
+`)
+	vc.Kubectl(t, "apply", "-f", manifest)
+	want := `Warning SyncRefused: refused by the virtual cluster's pod security: violates PodSecurity "baseline" (spec.isolation.podSecurityStandard): host namespaces (hostNetwork=true), hostPath volumes (volume "etc")`
+	testenv.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
+		events := vc.Kubectl(t, "get", "events", "--field-selector", "involvedObject.kind=Pod,involvedObject.name=escape",
+			"-o", `jsonpath={range .items[*]}{.type} {.reason}: {.message}{"\n"}{end}`)
+		return strings.Contains(events, want), "events of pod escape:\n" + events + "\nwant " + want
+	})
+	testenv.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
+		pods := host.Kubectl(t, "-n", "vc-s", "get", "pods", "-l", "kubicle.dev/vcluster=s", "-o", `jsonpath={range .items[*]}{.metadata.annotations.kubicle\.dev/name}{"\n"}{end}`)
+		return strings.TrimSpace(pods) == "plain", "host pods of s: " + pods
+	})
+}
