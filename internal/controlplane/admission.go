@@ -17,6 +17,7 @@ import (
 	corev1conv "k8s.io/kubernetes/pkg/apis/core/v1"
 
 	"kubicle.dev/kubicle/internal/syncer"
+	"kubicle.dev/kubicle/pkg/apis/kubicle/v1alpha1"
 )
 
 // hostServiceIPPlugin is the name of the admission plugin that gives a new virtual
@@ -119,15 +120,71 @@ func (p *serviceIPAdmission) admitUpdate(a admission.Attributes, svc *core.Servi
 	return nil
 }
 
-// register adds the plugin to the API server's options and enables it.
-func (p *serviceIPAdmission) register(s *apiserveroptions.ServerRunOptions) error {
+// plugin is one of kubicle's admission plugins, registered in process.
+type plugin struct {
+	name string
+	admission.Interface
+}
+
+// registerPlugins adds plugins to the API server's options and enables them.
+func registerPlugins(s *apiserveroptions.ServerRunOptions, plugins []plugin) error {
+	if len(plugins) == 0 {
+		return nil
+	}
 	if s.Admission == nil || s.Admission.GenericAdmission == nil {
 		return errors.New("admission options missing")
 	}
-	s.Admission.GenericAdmission.Plugins.Register(hostServiceIPPlugin, func(io.Reader) (admission.Interface, error) { return p, nil })
-	if !slices.Contains(s.Admission.GenericAdmission.RecommendedPluginOrder, hostServiceIPPlugin) {
-		s.Admission.GenericAdmission.RecommendedPluginOrder = append(s.Admission.GenericAdmission.RecommendedPluginOrder, hostServiceIPPlugin)
+	for _, p := range plugins {
+		s.Admission.GenericAdmission.Plugins.Register(p.name, func(io.Reader) (admission.Interface, error) { return p.Interface, nil })
+		if !slices.Contains(s.Admission.GenericAdmission.RecommendedPluginOrder, p.name) {
+			s.Admission.GenericAdmission.RecommendedPluginOrder = append(s.Admission.GenericAdmission.RecommendedPluginOrder, p.name)
+		}
+		s.Admission.GenericAdmission.EnablePlugins = append(s.Admission.GenericAdmission.EnablePlugins, p.name)
 	}
-	s.Admission.GenericAdmission.EnablePlugins = append(s.Admission.GenericAdmission.EnablePlugins, hostServiceIPPlugin)
+	return nil
+}
+
+// podSecurityPlugin is the name of the admission plugin that refuses a pod
+// against the virtual cluster's spec.isolation.podSecurityStandard.
+const podSecurityPlugin = "KubiclePodSecurity"
+
+// podSecurityAdmission is a validating admission plugin inside the virtual API
+// server: a pod, or an ephemeral container added to one (kubectl debug), that the
+// tenant's Pod Security Standard refuses is refused at once, in the words the
+// syncer would use, whatever the virtual namespace's own pod-security labels say
+// (the tenant is admin of its namespaces; the standard is the platform's).
+type podSecurityAdmission struct {
+	*admission.Handler
+	standard v1alpha1.PodSecurityStandard
+}
+
+var _ admission.ValidationInterface = &podSecurityAdmission{}
+
+// Validate refuses a pod that breaks the standard.
+func (p *podSecurityAdmission) Validate(_ context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
+	if a.GetResource().GroupResource() != core.Resource("pods") || a.IsDryRun() {
+		return nil
+	}
+	switch {
+	case a.GetOperation() == admission.Create && a.GetSubresource() == "":
+	case a.GetOperation() == admission.Update && a.GetSubresource() == "ephemeralcontainers":
+	default:
+		return nil
+	}
+	pod, ok := a.GetObject().(*core.Pod)
+	if !ok {
+		return nil
+	}
+	v1pod := &corev1.Pod{}
+	if err := corev1conv.Convert_core_Pod_To_v1_Pod(pod, v1pod, nil); err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	why, err := syncer.PodSecurityViolation(p.standard, v1pod)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	if why != "" {
+		return apierrors.NewForbidden(core.Resource("pods"), a.GetName(), errors.New(why))
+	}
 	return nil
 }

@@ -102,7 +102,7 @@ func mergeFlags(defaults, extra []string) []string {
 }
 
 // runAPIServer runs kube-apiserver on a pre-bound listener until ctx is cancelled.
-func runAPIServer(ctx context.Context, args []string, ln net.Listener, port int, serviceIPs *serviceIPAdmission, readyz ...healthz.HealthChecker) error {
+func runAPIServer(ctx context.Context, args []string, ln net.Listener, port int, plugins []plugin, readyz ...healthz.HealthChecker) error {
 	s := apiserveroptions.NewServerRunOptions()
 	fs := pflag.NewFlagSet("kube-apiserver", pflag.ContinueOnError)
 	for _, f := range s.Flags().FlagSets {
@@ -114,11 +114,9 @@ func runAPIServer(ctx context.Context, args []string, ln net.Listener, port int,
 	}
 	s.SecureServing.Listener = ln
 	s.SecureServing.BindPort = port
-	if serviceIPs != nil {
-		if err := serviceIPs.register(s); err != nil {
-			_ = ln.Close()
-			return err
-		}
+	if err := registerPlugins(s, plugins); err != nil {
+		_ = ln.Close()
+		return err
 	}
 	if err := s.GenericServerRunOptions.ComponentGlobalsRegistry.Set(); err != nil {
 		_ = ln.Close()

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -20,6 +21,7 @@ import (
 
 	"kubicle.dev/kubicle/internal/controlplane/pki"
 	"kubicle.dev/kubicle/internal/kubeconfig"
+	"kubicle.dev/kubicle/pkg/apis/kubicle/v1alpha1"
 )
 
 // readyTimeout bounds the wait for the API server's /readyz after start. A cold start
@@ -134,7 +136,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	defer stopAPI()
 	apiDone := make(chan error, 1)
 	go func() {
-		apiDone <- runAPIServer(apiCtx, apiServerArgs(o, bundle, store.flags), ln, o.Port, s.serviceIPs, s.usable)
+		apiDone <- runAPIServer(apiCtx, apiServerArgs(o, bundle, store.flags), ln, o.Port, s.admissionPlugins(), s.usable)
 	}()
 	stopAPIServer := func() error {
 		stopAPI()
@@ -347,4 +349,27 @@ func writeKubeconfigs(o *CompletedOptions, b *pki.Bundle, server string) (*compo
 		return nil, err
 	}
 	return out, nil
+}
+
+// admissionPlugins are kubicle's admission plugins of this control plane when it
+// syncs to a host (only then do its pods run): the host Service addresses, and the
+// tenant's Pod Security Standard (the config's, else the default, baseline) unless
+// it is privileged.
+func (s *Server) admissionPlugins() []plugin {
+	if s.serviceIPs == nil {
+		return nil
+	}
+	plugins := []plugin{{hostServiceIPPlugin, s.serviceIPs}}
+	vc := &v1alpha1.VirtualCluster{}
+	if s.opts.VirtualCluster != nil {
+		vc = s.opts.VirtualCluster.DeepCopy()
+	}
+	v1alpha1.Default(vc)
+	if standard := vc.Spec.Isolation.PodSecurityStandard; standard != v1alpha1.PodSecurityPrivileged {
+		plugins = append(plugins, plugin{podSecurityPlugin, &podSecurityAdmission{
+			Handler:  admission.NewHandler(admission.Create, admission.Update),
+			standard: standard,
+		}})
+	}
+	return plugins
 }
