@@ -15,6 +15,23 @@ import (
 	"kubicle.dev/kubicle/internal/testenv"
 )
 
+// isolatedCluster starts the embedded host and a virtual cluster name (driver
+// process, host namespace vc-NAME) whose spec.isolation is the YAML line isolation.
+func isolatedCluster(t *testing.T, name, isolation string) (*testenv.Host, *testenv.ControlPlane) {
+	t.Helper()
+	host := testenv.StartHost(t)
+	config := filepath.Join(t.TempDir(), "vc.yaml")
+	writeTestFile(t, config, fmt.Sprintf(`apiVersion: kubicle.dev/v1alpha1
+kind: VirtualCluster
+metadata: {name: %[1]s, namespace: vc-%[1]s}
+spec:
+  controlPlane: {driver: process}
+  isolation:
+    %[2]s
+`, name, isolation))
+	return host, virtualCluster(t, host, name, "vc-"+name, "--config", config)
+}
+
 // TestEndpointSliceConfinement: a tenant's Service without selector, with
 // EndpointSlices written by hand, reaches the host only with addresses of the
 // tenant's own pods or of spec.isolation.allowedEndpointCIDRs. A slice that names
@@ -25,19 +42,7 @@ func TestEndpointSliceConfinement(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the embedded host and a virtual control plane")
 	}
-	host := testenv.StartHost(t)
-	config := filepath.Join(t.TempDir(), "vc.yaml")
-	if err := os.WriteFile(config, []byte(`apiVersion: kubicle.dev/v1alpha1
-kind: VirtualCluster
-metadata: {name: e, namespace: vc-e}
-spec:
-  controlPlane: {driver: process}
-  isolation:
-    allowedEndpointCIDRs: [192.0.2.0/24]
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	vc := virtualCluster(t, host, "e", "vc-e", "--config", config)
+	host, vc := isolatedCluster(t, "e", "allowedEndpointCIDRs: [192.0.2.0/24]")
 	ctx := context.Background()
 	hostClient := testenv.Client(t, host.Kubeconfig)
 
@@ -125,19 +130,7 @@ func TestServicePolicy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the embedded host and a virtual control plane")
 	}
-	host := testenv.StartHost(t)
-	config := filepath.Join(t.TempDir(), "vc.yaml")
-	if err := os.WriteFile(config, []byte(`apiVersion: kubicle.dev/v1alpha1
-kind: VirtualCluster
-metadata: {name: p, namespace: vc-p}
-spec:
-  controlPlane: {driver: process}
-  isolation:
-    allowedServiceTypes: [ClusterIP, LoadBalancer]
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	vc := virtualCluster(t, host, "p", "vc-p", "--config", config)
+	host, vc := isolatedCluster(t, "p", "allowedServiceTypes: [ClusterIP, LoadBalancer]")
 	kubectl := testenv.Kubectl(t)
 	run := func(args ...string) testenv.Result {
 		t.Helper()
