@@ -42,6 +42,12 @@ type objectKind[T client.Object] struct {
 	before func(ctx context.Context, s *Syncer, virtual T) error
 	// skip, when set, says a virtual object has no host copy.
 	skip func(virtual T) bool
+	// onHostPods, when set, returns the virtual objects to judge again when a
+	// host pod of the virtual cluster changes (its IP comes or goes).
+	onHostPods func(ctx context.Context, s *Syncer) []reconcile.Request
+	// refusalRemovesHost makes a refusal by translate delete the host copy:
+	// a copy that a rule allowed once must not outlive the rule's reason.
+	refusalRemovesHost bool
 }
 
 type objectReconciler[T client.Object] struct {
@@ -50,11 +56,14 @@ type objectReconciler[T client.Object] struct {
 }
 
 func setupObjects[T client.Object](s *Syncer, kind objectKind[T]) error {
-	return ctrl.NewControllerManagedBy(s.mgr).Named(kind.name).
+	b := ctrl.NewControllerManagedBy(s.mgr).Named(kind.name).
 		For(kind.new()).
-		WatchesRawSource(source.Kind(s.host.GetCache(), kind.new(), handler.TypedEnqueueRequestsFromMapFunc(mapHostToVirtual[T]))).
-		WithOptions(controllerOptions()).
-		Complete(&objectReconciler[T]{Syncer: s, kind: kind})
+		WatchesRawSource(source.Kind(s.host.GetCache(), kind.new(), handler.TypedEnqueueRequestsFromMapFunc(mapHostToVirtual[T])))
+	if kind.onHostPods != nil {
+		b = b.WatchesRawSource(source.Kind(s.host.GetCache(), &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(
+			func(ctx context.Context, _ *corev1.Pod) []reconcile.Request { return kind.onHostPods(ctx, s) })))
+	}
+	return b.WithOptions(controllerOptions()).Complete(&objectReconciler[T]{Syncer: s, kind: kind})
 }
 
 func (r *objectReconciler[T]) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -101,6 +110,10 @@ func (r *objectReconciler[T]) reconcile(ctx context.Context, key types.Namespace
 	want, err := r.kind.translate(r.Syncer, virtual)
 	if err != nil {
 		r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "cannot run on the host: %v", err)
+		if ours && r.kind.refusalRemovesHost && host.GetDeletionTimestamp() == nil {
+			uid := host.GetUID()
+			return client.IgnoreNotFound(r.hostAPI.Delete(ctx, host, client.Preconditions{UID: &uid}))
+		}
 		return nil
 	}
 	if !ours {
@@ -204,9 +217,7 @@ var endpointSlices = objectKind[*discoveryv1.EndpointSlice]{
 	name:   "endpointslices",
 	format: translate.DNSSubdomain,
 	new:    func() *discoveryv1.EndpointSlice { return &discoveryv1.EndpointSlice{} },
-	skip: func(v *discoveryv1.EndpointSlice) bool {
-		return v.Labels[discoveryv1.LabelManagedBy] == "endpointslice-controller.k8s.io" || v.Labels[discoveryv1.LabelServiceName] == ""
-	},
+	skip: computedEndpointSlice,
 	translate: func(s *Syncer, v *discoveryv1.EndpointSlice) (*discoveryv1.EndpointSlice, error) {
 		host, err := translate.EndpointSlice(v, s.target)
 		if err != nil {
@@ -214,6 +225,10 @@ var endpointSlices = objectKind[*discoveryv1.EndpointSlice]{
 		}
 		return host, s.confineEndpoints(host)
 	},
+	// A pod's IP is the tenant's only while the pod lives: judge the hand-written
+	// slices again when pods come and go, and take a refused one off the host.
+	onHostPods:         manualEndpointSlices,
+	refusalRemovesHost: true,
 	update: func(have, want *discoveryv1.EndpointSlice) bool {
 		changed := metaChanged(have, want)
 		if !equality.Semantic.DeepEqual(have.Endpoints, want.Endpoints) || !equality.Semantic.DeepEqual(have.Ports, want.Ports) {
@@ -222,6 +237,29 @@ var endpointSlices = objectKind[*discoveryv1.EndpointSlice]{
 		}
 		return changed
 	},
+}
+
+// computedEndpointSlice reports a slice that the virtual EndpointSlice controller
+// computed for a Service with a selector, or one of no Service: never copied.
+func computedEndpointSlice(v *discoveryv1.EndpointSlice) bool {
+	return v.Labels[discoveryv1.LabelManagedBy] == "endpointslice-controller.k8s.io" || v.Labels[discoveryv1.LabelServiceName] == ""
+}
+
+// manualEndpointSlices returns the virtual EndpointSlices that the tenant wrote
+// (those the EndpointSlice controller did not compute), to be judged again.
+func manualEndpointSlices(ctx context.Context, s *Syncer) []reconcile.Request {
+	var list discoveryv1.EndpointSliceList
+	if err := s.mgr.GetClient().List(ctx, &list); err != nil {
+		s.log.Error(err, "Listing EndpointSlices to judge them again")
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, sl := range list.Items {
+		if !computedEndpointSlice(&sl) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: sl.Namespace, Name: sl.Name}})
+		}
+	}
+	return reqs
 }
 
 // confineEndpoints refuses a hand-written EndpointSlice that names an address

@@ -37,7 +37,8 @@ spec:
 // tenant's own pods or of spec.isolation.allowedEndpointCIDRs. A slice that names
 // another namespace's pod or the host API server's Service IP stays in the virtual
 // cluster with a Warning event naming the address and the field; its host Service
-// gets no endpoint. (API behaviour, on simulated nodes.)
+// gets no endpoint. A slice naming a pod that is then deleted leaves the host.
+// (API behaviour, on simulated nodes.)
 func TestEndpointSliceConfinement(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the embedded host and a virtual control plane")
@@ -118,6 +119,17 @@ spec:
 	}
 	if got, want := strings.Join(addrs, ","), ownIP+",192.0.2.10"; len(addrs) != 2 || !strings.Contains(got, ownIP) || !strings.Contains(got, "192.0.2.10") {
 		t.Fatalf("addresses behind the host Service: %s, want %s", got, want)
+	}
+
+	// Once the pod is gone its IP is no longer the tenant's: the slice naming it
+	// is judged again and leaves the host.
+	vc.Kubectl(t, "delete", "pod", "own", "--wait=true")
+	testenv.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
+		_, err := hostClient.DiscoveryV1().EndpointSlices("vc-e").Get(ctx, hostSlice("own-pod"), metav1.GetOptions{})
+		return err != nil, fmt.Sprintf("host slice of own-pod after its pod was deleted: %v", err)
+	})
+	if _, err := hostClient.DiscoveryV1().EndpointSlices("vc-e").Get(ctx, hostSlice("external"), metav1.GetOptions{}); err != nil {
+		t.Fatalf("the slice of the allowed range left the host too: %v", err)
 	}
 }
 
