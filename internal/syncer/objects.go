@@ -217,7 +217,7 @@ var endpointSlices = objectKind[*discoveryv1.EndpointSlice]{
 	name:   "endpointslices",
 	format: translate.DNSSubdomain,
 	new:    func() *discoveryv1.EndpointSlice { return &discoveryv1.EndpointSlice{} },
-	skip: computedEndpointSlice,
+	skip:   computedEndpointSlice,
 	translate: func(s *Syncer, v *discoveryv1.EndpointSlice) (*discoveryv1.EndpointSlice, error) {
 		host, err := translate.EndpointSlice(v, s.target)
 		if err != nil {
