@@ -130,6 +130,11 @@ func (r *podReconciler) createHostPod(ctx context.Context, virtual *corev1.Pod) 
 		r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "cannot run on the host: %v", err)
 		return reconcile.Result{}, nil
 	}
+	if virtual.Spec.PriorityClassName != "" && host.Spec.PriorityClassName == "" {
+		r.event(virtual, corev1.EventTypeWarning, "PriorityClassNotSynced",
+			"priorityClassName %q has no effect on the host: the virtual cluster's priority classes are not synced (sync.toHost.priorityClasses is not supported yet), so the pod runs at the host namespace's default priority",
+			virtual.Spec.PriorityClassName)
+	}
 	if why, err := r.checkPodSecurity(host); err != nil {
 		return reconcile.Result{}, err
 	} else if why != "" {
