@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -79,14 +81,16 @@ func limitRange(vc *v1alpha1.VirtualCluster, r Ref) *corev1.LimitRange {
 }
 
 // networkPolicies returns the NetworkPolicies of the host namespace, or nil
-// when spec.isolation.networkPolicy is off. Policies are additive and
-// ingress-only:
+// when spec.isolation.networkPolicy is off. Policies are additive:
 //
 //   - "<name>-workloads" selects the tenant's synced pods (marker labels
 //     kubicle.dev/vcluster and kubicle.dev/name, which only the syncer sets)
 //     and admits traffic from pods of the host namespace alone: the tenant's
 //     other pods and the control plane. Connections from other namespaces,
-//     other tenants' pods among them, are refused.
+//     other tenants' pods among them, are refused. Its egress rules
+//     ([egressRules]) let the pods reach their own namespace and
+//     spec.isolation.networkPolicy.egress: by default the internet, and not
+//     the host's nodes, its API server, other namespaces or cloud metadata.
 //   - "<name>-control-plane" (driver "pod") selects the control plane's pods
 //     and admits the API server port from anywhere, because the API server
 //     is the virtual cluster's front door (tenant pods, `kubicle connect`,
@@ -94,8 +98,8 @@ func limitRange(vc *v1alpha1.VirtualCluster, r Ref) *corev1.LimitRange {
 //     every request; every other port (embedded etcd) only from the control
 //     plane's own pods. Tenant pods thus never reach the store directly.
 //
-// Egress is not restricted: tenant pods reach cluster DNS, their API server
-// and the outside world. Host components in other namespaces that must reach
+// The control plane's egress is not restricted: it must reach the host API
+// server. Host components in other namespaces that must reach
 // tenant pods, such as an ingress controller serving synced Ingresses or
 // load balancer health checks, need a policy of the platform's own next to
 // these; kubicle cannot know their namespaces.
@@ -114,12 +118,13 @@ func networkPolicies(vc *v1alpha1.VirtualCluster, r Ref) []*networkingv1.Network
 					{Key: translate.KeyName, Operator: metav1.LabelSelectorOpExists},
 				},
 			},
-			PolicyTypes: ingressOnly,
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 			Ingress: []networkingv1.NetworkPolicyIngressRule{{
 				// An empty pod selector without a namespace selector: every
 				// pod of this namespace.
 				From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}},
 			}},
+			Egress: egressRules(&vc.Spec.Isolation.NetworkPolicy.Egress),
 		},
 	}
 	policies := []*networkingv1.NetworkPolicy{workloads}
@@ -145,6 +150,47 @@ func networkPolicies(vc *v1alpha1.VirtualCluster, r Ref) []*networkingv1.Network
 		},
 	}
 	return append(policies, controlPlane)
+}
+
+// egressRules returns where the tenant's pods may connect: the pods of their
+// own host namespace (each other; with driver pod, the API server and DNS),
+// every address outside the blocked ranges, the allowed ranges, and the pods
+// of the allowed namespaces. Peers are matched after Service addresses are
+// translated to endpoints, so a host Service is reachable exactly when its
+// endpoints are.
+func egressRules(e *v1alpha1.NetworkEgress) []networkingv1.NetworkPolicyEgressRule {
+	peers := []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}
+	var except4, except6 []string
+	open4 := true
+	for _, c := range e.BlockedCIDRs {
+		pr, err := netip.ParsePrefix(c)
+		switch {
+		case err != nil: // validation reports it
+		case pr.Bits() == 0 && pr.Addr().Is4():
+			open4 = false
+		case pr.Addr().Is4():
+			except4 = append(except4, c)
+		case pr.Bits() > 0:
+			except6 = append(except6, c)
+		}
+	}
+	if open4 {
+		peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: except4}})
+	}
+	if len(except6) > 0 {
+		peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: "::/0", Except: except6}})
+	}
+	for _, c := range e.AllowedCIDRs {
+		peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
+	}
+	if len(e.AllowedNamespaces) > 0 {
+		peers = append(peers, networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{
+			MatchExpressions: []metav1.LabelSelectorRequirement{{
+				Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpIn, Values: slices.Clone(e.AllowedNamespaces),
+			}},
+		}})
+	}
+	return []networkingv1.NetworkPolicyEgressRule{{To: peers}}
 }
 
 // controlPlaneResources returns the resources of the control plane

@@ -549,8 +549,15 @@ func TestGuardrails(t *testing.T) {
 		wl.Spec.Ingress[0].From[0].PodSelector == nil || len(wl.Spec.Ingress[0].From[0].PodSelector.MatchLabels) != 0 {
 		t.Errorf("workloads policy should admit pods of its own namespace only: %+v", wl.Spec.Ingress)
 	}
-	if !slices.Equal(wl.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}) {
+	if !slices.Equal(wl.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}) {
 		t.Errorf("policy types %v", wl.Spec.PolicyTypes)
+	}
+	if len(wl.Spec.Egress) != 1 || len(wl.Spec.Egress[0].Ports) != 0 {
+		t.Fatalf("workloads egress %+v: want one rule for every port", wl.Spec.Egress)
+	}
+	if to := wl.Spec.Egress[0].To; len(to) != 2 || to[0].PodSelector == nil || to[0].NamespaceSelector != nil ||
+		to[1].IPBlock == nil || to[1].IPBlock.CIDR != "0.0.0.0/0" || !slices.Equal(to[1].IPBlock.Except, v1alpha1.DefaultBlockedEgressCIDRs) {
+		t.Errorf("workloads egress by default %+v: want the own namespace and every address but the blocked ranges", to)
 	}
 	cp := one[*networkingv1.NetworkPolicy](t, objs, r.ControlPlaneNetworkPolicyName())
 	if cp.Spec.Ingress[0].Ports[0].Port.IntValue() != APIServerPort || len(cp.Spec.Ingress[0].From) != 0 {
@@ -562,6 +569,38 @@ func TestGuardrails(t *testing.T) {
 	bareObjs := mustRender(t, bare, RenderOptions{})
 	if n := len(only[*networkingv1.NetworkPolicy](bareObjs)) + len(only[*corev1.ResourceQuota](bareObjs)) + len(only[*corev1.LimitRange](bareObjs)); n != 0 {
 		t.Errorf("%d guardrail objects without any guardrail configured", n)
+	}
+}
+
+// TestEgressRules checks the egress peers of the workloads policy for each form
+// of spec.isolation.networkPolicy.egress.
+func TestEgressRules(t *testing.T) {
+	t.Parallel()
+	ownNamespace := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{}}
+	for _, tc := range []struct {
+		name   string
+		egress v1alpha1.NetworkEgress
+		want   []networkingv1.NetworkPolicyPeer
+	}{
+		{"blocked ranges are the exceptions of the open IPv4 range",
+			v1alpha1.NetworkEgress{BlockedCIDRs: []string{"10.0.0.0/8", "169.254.0.0/16"}},
+			[]networkingv1.NetworkPolicyPeer{ownNamespace, {IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: []string{"10.0.0.0/8", "169.254.0.0/16"}}}}},
+		{"all of IPv4 blocked leaves the own namespace and what is allowed",
+			v1alpha1.NetworkEgress{BlockedCIDRs: []string{"0.0.0.0/0"}, AllowedCIDRs: []string{"198.18.0.1/32"}, AllowedNamespaces: []string{"models", "monitoring"}},
+			[]networkingv1.NetworkPolicyPeer{ownNamespace, {IPBlock: &networkingv1.IPBlock{CIDR: "198.18.0.1/32"}},
+				{NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+					Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: []string{"models", "monitoring"}}}}}}},
+		{"an IPv6 range opens IPv6 outside it",
+			v1alpha1.NetworkEgress{BlockedCIDRs: []string{"10.0.0.0/8", "fc00::/7"}},
+			[]networkingv1.NetworkPolicyPeer{ownNamespace, {IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: []string{"10.0.0.0/8"}}},
+				{IPBlock: &networkingv1.IPBlock{CIDR: "::/0", Except: []string{"fc00::/7"}}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := egressRules(&tc.egress)
+			if len(got) != 1 || len(got[0].Ports) != 0 || !reflect.DeepEqual(got[0].To, tc.want) {
+				t.Errorf("egressRules(%+v) = %+v, want one rule to %+v", tc.egress, got, tc.want)
+			}
+		})
 	}
 }
 

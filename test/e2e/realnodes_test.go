@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,20 +124,30 @@ spec:
 	assertNoRealNodeLeftovers(t, host.StateDir)
 }
 
-// checkPortForward runs kubectl port-forward to target's port (in namespace) and fetches path through
-// it, expecting want.
 // httpGet fetches path from addr ("IP PORT") inside pod ns/name with busybox nc
 // and returns the response body, or the error output.
 func httpGet(t *testing.T, kubeconfig, ns, name, addr, path string) string {
 	t.Helper()
-	res := testenv.Run(t, time.Minute, nil, testenv.Kubectl(t), "--kubeconfig", kubeconfig, "-n", ns, "exec", name, "--",
+	return podGet(t, nil, []string{"--kubeconfig", kubeconfig}, ns, name, addr, path)
+}
+
+// podGet fetches path from addr ("HOST PORT") inside pod ns/name with busybox's
+// nc, kubectl run with env and the leading arguments cluster (a kubeconfig or
+// context), and returns the response body, or what nc printed when there was
+// none.
+func podGet(t *testing.T, env, cluster []string, ns, name, addr, path string) string {
+	t.Helper()
+	args := append(slices.Clone(cluster), "-n", ns, "exec", name, "--",
 		"sh", "-c", fmt.Sprintf(`printf 'GET %s HTTP/1.0\r\n\r\n' | nc -w 5 %s`, path, addr))
+	res := testenv.Run(t, time.Minute, env, testenv.Kubectl(t), args...)
 	if _, body, ok := strings.Cut(strings.ReplaceAll(res.Stdout, "\r", ""), "\n\n"); ok {
 		return strings.TrimSpace(body)
 	}
 	return strings.TrimSpace(res.Stdout + res.Stderr)
 }
 
+// checkPortForward runs kubectl port-forward to target's port (in namespace) and
+// fetches path through it, expecting want.
 func checkPortForward(t *testing.T, kubeconfig, namespace, target, port, path, want string) {
 	t.Helper()
 	cmd := exec.Command(testenv.Kubectl(t), "--kubeconfig", kubeconfig, "-n", namespace, "port-forward", target, ":"+port)

@@ -9,7 +9,10 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,9 +37,17 @@ type tenant struct {
 	context string
 }
 
-func newTenant(t *testing.T, u *kubicleUser, name string) *tenant {
+// newTenant creates virtual cluster name in host namespace vc-NAME with the
+// default config, or with spec (YAML, indented for the spec key) when given.
+func newTenant(t *testing.T, u *kubicleUser, name string, spec ...string) *tenant {
 	t.Helper()
-	res := u.mustRun("create", name)
+	args := []string{"create", name}
+	if len(spec) > 0 {
+		file := filepath.Join(t.TempDir(), name+".yaml")
+		writeTestFile(t, file, fmt.Sprintf("apiVersion: kubicle.dev/v1alpha1\nkind: VirtualCluster\nmetadata: {name: %s, namespace: vc-%s}\nspec:\n%s", name, name, strings.Join(spec, "")))
+		args = append(args, "-f", file)
+	}
+	res := u.mustRun(args...)
 	if !strings.Contains(res.Stderr, "driver pod") {
 		t.Fatalf("create %s did not use driver pod: %s", name, res)
 	}
@@ -69,11 +80,7 @@ func (v *tenant) apply(manifest string) {
 // returns the response body, or what nc printed when there was none.
 func (v *tenant) get(ns, pod, addr, path string) string {
 	v.t.Helper()
-	res := v.run("-n", ns, "exec", pod, "--", "sh", "-c", fmt.Sprintf(`printf 'GET %s HTTP/1.0\r\n\r\n' | nc -w 5 %s`, path, addr))
-	if _, body, ok := strings.Cut(strings.ReplaceAll(res.Stdout, "\r", ""), "\n\n"); ok {
-		return strings.TrimSpace(body)
-	}
-	return strings.TrimSpace(res.Stdout + res.Stderr)
+	return podGet(v.t, v.u.env, []string{"--context", v.context}, ns, pod, addr, path)
 }
 
 // netexecPods is a Deployment "web" of agnhost's netexec (replicas pods) behind a
@@ -161,7 +168,14 @@ func TestTenantWorkloads(t *testing.T) {
 	host := testenv.StartHost(t, "--real-nodes", "2")
 	t.Cleanup(func() { testenv.Run(t, 3*time.Minute, nil, kubicle, "host", "--state-dir", host.StateDir, "down") })
 	u := newKubicleUser(t, kubicle, host, "alpha", "beta")
-	alpha, beta := newTenant(t, u, "alpha"), newTenant(t, u, "beta")
+	// A host namespace beta's pods may reach and alpha's may not, and one that
+	// neither may.
+	for _, ns := range []string{"shared-models", "bystander"} {
+		host.Kubectl(t, "create", "namespace", ns)
+		host.Kubectl(t, "-n", ns, "run", "target", "--image="+agnhostImage, "--image-pull-policy=IfNotPresent", "--", "netexec", "--http-port=8080")
+	}
+	alpha := newTenant(t, u, "alpha")
+	beta := newTenant(t, u, "beta", "  isolation:\n    networkPolicy:\n      egress: {allowedNamespaces: [shared-models]}\n")
 
 	alpha.apply(netexecPods("shop", "shop", 1))
 	beta.apply(netexecPods("bank", "bank", 1))
@@ -177,6 +191,7 @@ func TestTenantWorkloads(t *testing.T) {
 	t.Run("admission webhook", func(t *testing.T) { admissionWebhooks(t, alpha) })
 	t.Run("helm test", func(t *testing.T) { helmCreateChart(t, alpha) })
 	t.Run("isolation", func(t *testing.T) { tenantIsolation(t, host, alpha, beta) })
+	t.Run("egress", func(t *testing.T) { tenantEgress(t, host, alpha, beta) })
 	t.Run("connect port-forward", func(t *testing.T) { connectPortForward(t, u, beta) })
 	t.Run("kill control plane", func(t *testing.T) { killControlPlane(t, host, beta) })
 }
@@ -476,6 +491,74 @@ func tenantIsolation(t *testing.T, host *testenv.Host, alpha, beta *tenant) {
 	if out := host.Kubectl(t, "-n", "vc-beta", "get", "networkpolicy", "beta-workloads", "-o", "name"); !strings.Contains(out, "beta-workloads") {
 		t.Fatalf("no workloads NetworkPolicy in vc-beta: %s", out)
 	}
+}
+
+// tenantEgress shows the workloads policy's egress rules on real nodes: a tenant
+// pod reaches neither the host API server (by the host's kubernetes Service and
+// by its endpoint) nor the pods of another host namespace, unless its config
+// names that namespace (beta: shared-models). Each target is shown answering
+// first, from this machine or from the tenant that may reach it, so that
+// silence means refused.
+func tenantEgress(t *testing.T, host *testenv.Host, alpha, beta *tenant) {
+	targetIP := map[string]string{}
+	for _, ns := range []string{"shared-models", "bystander"} {
+		host.Kubectl(t, "-n", ns, "wait", "--for=condition=Ready", "pod/target", "--timeout=180s")
+		targetIP[ns] = strings.TrimSpace(host.Kubectl(t, "-n", ns, "get", "pod", "target", "-o", "jsonpath={.status.podIP}"))
+	}
+	// This machine shares the nodes' network and is not a pod: it reaches both.
+	for ns, ip := range targetIP {
+		testenv.Eventually(t, time.Minute, time.Second, func() (bool, string) {
+			body, err := hostHTTPGet("http://" + net.JoinHostPort(ip, "8080") + "/hostname")
+			return err == nil && body == "target", fmt.Sprintf("GET %s/hostname from this machine: %q, %v", ns, body, err)
+		})
+	}
+	testenv.Eventually(t, time.Minute, time.Second, func() (bool, string) {
+		got := beta.get("bank", "client", targetIP["shared-models"]+" 8080", "/hostname")
+		return got == "target", fmt.Sprintf("beta's pod GET shared-models/target: %q, want target (egress.allowedNamespaces)", got)
+	})
+	if got := beta.get("bank", "client", targetIP["bystander"]+" 8080", "/hostname"); got == "target" {
+		t.Errorf("beta's pod reached a pod of host namespace bystander")
+	}
+	for _, ns := range []string{"shared-models", "bystander"} {
+		if got := alpha.get("shop", "client", targetIP[ns]+" 8080", "/hostname"); got == "target" {
+			t.Errorf("alpha's pod reached a pod of host namespace %s", ns)
+		}
+	}
+
+	// The host API server: its Service, and the address behind it. From this
+	// machine a plain-HTTP request to it gets the server's 400 answer.
+	apiIP := strings.TrimSpace(host.Kubectl(t, "-n", "default", "get", "service", "kubernetes", "-o", "jsonpath={.spec.clusterIP}"))
+	apiEndpoint := strings.TrimSpace(host.Kubectl(t, "-n", "default", "get", "endpointslice", "-l", "kubernetes.io/service-name=kubernetes",
+		"-o", "jsonpath={.items[0].endpoints[0].addresses[0]} {.items[0].ports[0].port}"))
+	ip, port, _ := strings.Cut(apiEndpoint, " ")
+	if _, err := hostHTTPGet("http://" + net.JoinHostPort(ip, port) + "/"); err != nil {
+		t.Fatalf("the host API server at %s:%s does not answer this machine: %v", ip, port, err)
+	}
+	for _, v := range []*tenant{alpha, beta} {
+		for _, addr := range []string{apiIP + " 443", ip + " " + port} {
+			if got := v.get(map[*tenant]string{alpha: "shop", beta: "bank"}[v], "client", addr, "/version"); strings.Contains(got, "HTTP") || strings.Contains(got, "gitVersion") {
+				t.Errorf("%s's pod reached the host API server at %s: %q", v.name, addr, got)
+			}
+		}
+	}
+	// Its own API server and DNS stay reachable: the in-pod client and isolation
+	// subtests use both; here the DNS once more, after the checks above.
+	if out := beta.run("-n", "bank", "exec", "client", "--", "nslookup", "kubernetes.default.svc.cluster.local"); out.ExitCode != 0 {
+		t.Errorf("beta's pod cannot resolve its own API server's name: %s", out)
+	}
+}
+
+// hostHTTPGet fetches url from this machine, with a short timeout, and returns
+// the body whatever the status.
+func hostHTTPGet(url string) (string, error) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(body)), err
 }
 
 // hostPods returns the host pods of namespace ns but the control plane's, as

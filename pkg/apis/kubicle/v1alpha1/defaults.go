@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
@@ -21,6 +23,15 @@ const (
 	// DefaultTimeZone is the time zone of sleep schedules.
 	DefaultTimeZone = "UTC"
 )
+
+// DefaultBlockedEgressCIDRs are the address ranges a tenant's pods may not
+// reach by default (isolation.networkPolicy.egress.blockedCIDRs): private
+// (RFC 1918), shared (RFC 6598), loopback, link-local (cloud metadata) and
+// benchmarking (RFC 2544, the embedded host's nodes) ranges.
+var DefaultBlockedEgressCIDRs = []string{
+	"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+	"169.254.0.0/16", "127.0.0.0/8", "198.18.0.0/15",
+}
 
 // Default fills every unset field of vc with its default, in place. It is
 // idempotent, never overwrites a value that is set, and never fails: Validate
@@ -173,6 +184,12 @@ func defaultIsolation(iso *Isolation) {
 	// Without a policy any pod on the host can reach the tenant's pods and its
 	// API server.
 	setDefaultPtr(&iso.NetworkPolicy.Enabled, true)
+	// Where host nodes, the host API server, other namespaces' pods and
+	// Services, and cloud metadata live on most clusters; the internet stays
+	// open, as on a cluster of one's own.
+	if len(iso.NetworkPolicy.Egress.BlockedCIDRs) == 0 {
+		iso.NetworkPolicy.Egress.BlockedCIDRs = slices.Clone(DefaultBlockedEgressCIDRs)
+	}
 	// The names NVIDIA's device plugin and GPU Feature Discovery use, on most
 	// GPU clusters.
 	setDefault(&iso.GPU.ResourceName, DefaultGPUResourceName)

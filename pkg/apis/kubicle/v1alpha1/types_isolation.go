@@ -161,6 +161,47 @@ type NetworkPolicy struct {
 	// Default: true.
 	// +kubicle:default=true
 	Enabled *bool `json:"enabled,omitempty"`
+
+	// Egress says where the tenant's pods may connect outside their own host
+	// namespace. Within it they always reach each other and, with driver
+	// "pod", the virtual API server and DNS, which run there. Only while
+	// enabled is true.
+	// Default: empty; every field has its own default.
+	Egress NetworkEgress `json:"egress,omitzero"`
+}
+
+// NetworkEgress says where a tenant's pods may connect outside their host
+// namespace: every address except the blocked ranges, and inside those the
+// allowed ranges and namespaces.
+type NetworkEgress struct {
+	// BlockedCIDRs are the address ranges that the tenant's pods may not
+	// reach, except where allowedCIDRs or allowedNamespaces open a part of
+	// them; every IPv4 address outside them (the internet) is open. The
+	// default blocks the private, shared (carrier-grade NAT), loopback,
+	// link-local and benchmarking ranges, where the host's nodes, its API
+	// server, other namespaces' pods and Services, and cloud metadata
+	// (169.254.169.254) live on most clusters, the embedded host
+	// (198.18.0.0/15) included. List "0.0.0.0/0" to block every IPv4 address.
+	// IPv6 is open only outside the IPv6 ranges listed here, and only when at
+	// least one is listed (for instance "fc00::/7"); with none, the tenant's
+	// pods reach no IPv6 address outside their namespace.
+	// Default: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+	// "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8", "198.18.0.0/15"].
+	// +kubicle:default=["10.0.0.0/8","172.16.0.0/12","192.168.0.0/16","100.64.0.0/10","169.254.0.0/16","127.0.0.0/8","198.18.0.0/15"]
+	BlockedCIDRs []string `json:"blockedCIDRs,omitempty"`
+
+	// AllowedCIDRs are address ranges that the tenant's pods may reach even
+	// where blockedCIDRs block them, such as "10.20.0.5/32" for a database
+	// of the platform, or the host API server's address.
+	// Default: none.
+	AllowedCIDRs []string `json:"allowedCIDRs,omitempty"`
+
+	// AllowedNamespaces are host namespaces whose pods the tenant's pods may
+	// reach, by name, such as a shared model cache or an observability
+	// stack. Another tenant's host namespace admits no one from outside, so
+	// naming it here opens nothing.
+	// Default: none.
+	AllowedNamespaces []string `json:"allowedNamespaces,omitempty"`
 }
 
 // GPU limits a tenant's use of GPUs.

@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -370,6 +371,8 @@ func validateIsolation(iso *Isolation, p *field.Path) field.ErrorList {
 		}
 	}
 
+	errs = append(errs, validateEgress(&iso.NetworkPolicy.Egress, p.Child("networkPolicy", "egress"))...)
+
 	qp := p.Child("resourceQuota")
 	for _, name := range sortedNames(iso.ResourceQuota) {
 		errs = append(errs, validateQuotaResourceName(string(name), qp.Key(string(name)))...)
@@ -378,6 +381,29 @@ func validateIsolation(iso *Isolation, p *field.Path) field.ErrorList {
 
 	errs = append(errs, validateLimitRange(&iso.LimitRange, p.Child("limitRange"))...)
 	errs = append(errs, validateGPU(iso, p.Child("gpu"))...)
+	return errs
+}
+
+func validateEgress(e *NetworkEgress, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, list := range []struct {
+		name  string
+		cidrs []string
+	}{{"blockedCIDRs", e.BlockedCIDRs}, {"allowedCIDRs", e.AllowedCIDRs}} {
+		for i, c := range list.cidrs {
+			if _, err := netip.ParsePrefix(c); err != nil {
+				errs = append(errs, field.Invalid(p.Child(list.name).Index(i), c, `must be an address range such as "10.0.0.0/8"`))
+			} else if pr := netip.MustParsePrefix(c); pr.Masked() != pr {
+				errs = append(errs, field.Invalid(p.Child(list.name).Index(i), c,
+					fmt.Sprintf("must name the range by its first address: %s", pr.Masked())))
+			}
+		}
+	}
+	for i, ns := range e.AllowedNamespaces {
+		for _, msg := range content.IsDNS1123Label(ns) {
+			errs = append(errs, field.Invalid(p.Child("allowedNamespaces").Index(i), ns, msg))
+		}
+	}
 	return errs
 }
 

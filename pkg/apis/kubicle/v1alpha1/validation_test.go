@@ -238,6 +238,17 @@ func TestValidate(t *testing.T) {
 		{name: "endpoint CIDRs", change: func(vc *VirtualCluster) {
 			vc.Spec.Isolation.AllowedEndpointCIDRs = []string{"192.0.2.0/24", "10.0.0.1", "fd00::/8"}
 		}, want: []string{`spec.isolation.allowedEndpointCIDRs[1]: Invalid value: "10.0.0.1": must be an address range such as "192.0.2.0/24"`}},
+		{name: "egress ranges and namespaces", change: func(vc *VirtualCluster) {
+			vc.Spec.Isolation.NetworkPolicy.Egress = NetworkEgress{
+				BlockedCIDRs:      []string{"10.0.0.0/8", "10.0.0.1/8", "fc00::/7"},
+				AllowedCIDRs:      []string{"198.18.0.1", "198.18.0.1/32"},
+				AllowedNamespaces: []string{"models", "Models"},
+			}
+		}, want: []string{
+			`spec.isolation.networkPolicy.egress.blockedCIDRs[1]: Invalid value: "10.0.0.1/8": must name the range by its first address: 10.0.0.0/8`,
+			`spec.isolation.networkPolicy.egress.allowedCIDRs[0]: Invalid value: "198.18.0.1": must be an address range such as "10.0.0.0/8"`,
+			`spec.isolation.networkPolicy.egress.allowedNamespaces[1]: Invalid value: "Models": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`,
+		}},
 		{name: "service types", change: func(vc *VirtualCluster) {
 			vc.Spec.Isolation.AllowedServiceTypes = []corev1.ServiceType{"NodePort", "ExternalName"}
 		}, want: []string{`spec.isolation.allowedServiceTypes[1]: Unsupported value: "ExternalName": supported values: "ClusterIP", "NodePort", "LoadBalancer"`}},

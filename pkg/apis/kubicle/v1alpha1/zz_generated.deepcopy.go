@@ -482,6 +482,25 @@ func (in *LimitRange) DeepCopy() *LimitRange {
 func (in *NetworkPolicy) DeepCopyInto(out *NetworkPolicy) {
 	*out = *in
 	out.Enabled = copyBool(in.Enabled)
+	in.Egress.DeepCopyInto(&out.Egress)
+}
+
+// DeepCopyInto copies the receiver into out; in must be non-nil.
+func (in *NetworkEgress) DeepCopyInto(out *NetworkEgress) {
+	*out = *in
+	out.BlockedCIDRs = copyStrings(in.BlockedCIDRs)
+	out.AllowedCIDRs = copyStrings(in.AllowedCIDRs)
+	out.AllowedNamespaces = copyStrings(in.AllowedNamespaces)
+}
+
+// DeepCopy returns a deep copy of the receiver.
+func (in *NetworkEgress) DeepCopy() *NetworkEgress {
+	if in == nil {
+		return nil
+	}
+	out := new(NetworkEgress)
+	in.DeepCopyInto(out)
+	return out
 }
 
 // DeepCopy returns a deep copy of the receiver.
