@@ -17,6 +17,7 @@ import (
 	corev1conv "k8s.io/kubernetes/pkg/apis/core/v1"
 
 	"kubicle.dev/kubicle/internal/syncer"
+	"kubicle.dev/kubicle/internal/syncer/translate"
 	"kubicle.dev/kubicle/pkg/apis/kubicle/v1alpha1"
 )
 
@@ -185,6 +186,44 @@ func (p *podSecurityAdmission) Validate(_ context.Context, a admission.Attribute
 	}
 	if why != "" {
 		return apierrors.NewForbidden(core.Resource("pods"), a.GetName(), errors.New(why))
+	}
+	return nil
+}
+
+// podPlacementPlugin is the name of the admission plugin that refuses a pod
+// whose tolerations or node selector leave the nodes the virtual cluster may
+// use (spec.isolation.nodeSelector, tolerations, allowedTolerations).
+const podPlacementPlugin = "KubiclePodPlacement"
+
+// podPlacementAdmission is a validating admission plugin inside the virtual API
+// server: a pod created or changed with a toleration the platform did not grant
+// (of nvidia.com/gpu, say, on a host that reserves its GPU nodes) or a node
+// selector outside the tenant's pool is refused at once, in the words the syncer
+// would use. A pod's spec.nodeName is judged by the syncer, which knows the host's
+// nodes.
+type podPlacementAdmission struct {
+	*admission.Handler
+	policy translate.PlacementPolicy
+}
+
+var _ admission.ValidationInterface = &podPlacementAdmission{}
+
+// Validate refuses a pod that leaves the tenant's nodes.
+func (p *podPlacementAdmission) Validate(_ context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
+	if a.GetResource().GroupResource() != core.Resource("pods") || a.GetSubresource() != "" || a.IsDryRun() {
+		return nil
+	}
+	pod, ok := a.GetObject().(*core.Pod)
+	if !ok {
+		return nil
+	}
+	v1pod := &corev1.Pod{}
+	if err := corev1conv.Convert_core_Pod_To_v1_Pod(pod, v1pod, nil); err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	if errs := translate.CheckPlacement(v1pod, p.policy); len(errs) > 0 {
+		return apierrors.NewForbidden(core.Resource("pods"), a.GetName(),
+			fmt.Errorf("refused by the virtual cluster's placement: %w", errs.ToAggregate()))
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"kubicle.dev/kubicle/internal/controlplane/pki"
 	"kubicle.dev/kubicle/internal/kubeconfig"
+	"kubicle.dev/kubicle/internal/syncer/translate"
 	"kubicle.dev/kubicle/pkg/apis/kubicle/v1alpha1"
 )
 
@@ -354,7 +355,7 @@ func writeKubeconfigs(o *CompletedOptions, b *pki.Bundle, server string) (*compo
 // admissionPlugins are kubicle's admission plugins of this control plane when it
 // syncs to a host (only then do its pods run): the host Service addresses, and the
 // tenant's Pod Security Standard (the config's, else the default, baseline) unless
-// it is privileged.
+// it is privileged, and the nodes its pods may use.
 func (s *Server) admissionPlugins() []plugin {
 	if s.serviceIPs == nil {
 		return nil
@@ -371,5 +372,10 @@ func (s *Server) admissionPlugins() []plugin {
 			standard: standard,
 		}})
 	}
+	iso := &vc.Spec.Isolation
+	plugins = append(plugins, plugin{podPlacementPlugin, &podPlacementAdmission{
+		Handler: admission.NewHandler(admission.Create, admission.Update),
+		policy:  translate.PlacementPolicy{NodeSelector: iso.NodeSelector, Tolerations: iso.Tolerations, AllowedTolerations: iso.AllowedTolerations},
+	}})
 	return plugins
 }

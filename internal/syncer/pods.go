@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -116,8 +117,10 @@ func (r *podReconciler) owns(host client.Object, ns, name string) bool {
 
 func (r *podReconciler) createHostPod(ctx context.Context, virtual *corev1.Pod) (reconcile.Result, error) {
 	if errs := translate.CheckDeviceAccess(virtual, r.podOptions().Devices); len(errs) > 0 {
-		r.event(virtual, corev1.EventTypeWarning, "SyncRefused", "refused by the host's device policy: %v", errs.ToAggregate())
-		return reconcile.Result{}, nil
+		return reconcile.Result{}, r.refuse(ctx, virtual, "SyncRefused", fmt.Sprintf("refused by the host's device policy: %v", errs.ToAggregate()))
+	}
+	if errs := translate.CheckPlacement(virtual, r.placement()); len(errs) > 0 {
+		return reconcile.Result{}, r.refuse(ctx, virtual, "SyncRefused", fmt.Sprintf("refused by the virtual cluster's placement: %v", errs.ToAggregate()))
 	}
 	if err := r.ensureReferences(ctx, virtual); err != nil {
 		return reconcile.Result{}, fmt.Errorf("syncing what pod %s/%s references: %w", virtual.Namespace, virtual.Name, err)
@@ -127,8 +130,12 @@ func (r *podReconciler) createHostPod(ctx context.Context, virtual *corev1.Pod) 
 	}
 	host, err := translate.Pod(virtual, r.podOptions())
 	if err != nil {
-		r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "cannot run on the host: %v", err)
-		return reconcile.Result{}, nil
+		return reconcile.Result{}, r.refuse(ctx, virtual, "SyncFailed", fmt.Sprintf("cannot run on the host: %v", err))
+	}
+	if why, err := r.checkNode(ctx, host); err != nil {
+		return reconcile.Result{}, err
+	} else if why != "" {
+		return reconcile.Result{}, r.refuse(ctx, virtual, "SyncRefused", "refused by the virtual cluster's placement: spec.nodeName: "+why)
 	}
 	if virtual.Spec.PriorityClassName != "" && host.Spec.PriorityClassName == "" {
 		r.event(virtual, corev1.EventTypeWarning, "PriorityClassNotSynced",
@@ -138,8 +145,7 @@ func (r *podReconciler) createHostPod(ctx context.Context, virtual *corev1.Pod) 
 	if why, err := r.checkPodSecurity(host); err != nil {
 		return reconcile.Result{}, err
 	} else if why != "" {
-		r.event(virtual, corev1.EventTypeWarning, "SyncRefused", "refused by the virtual cluster's pod security: %s", why)
-		return reconcile.Result{}, nil
+		return reconcile.Result{}, r.refuse(ctx, virtual, "SyncRefused", "refused by the virtual cluster's pod security: "+why)
 	}
 	if err := r.hostAPI.Create(ctx, host, FieldOwner); apierrors.IsAlreadyExists(err) {
 		return reconcile.Result{RequeueAfter: 200 * time.Millisecond}, nil
@@ -153,6 +159,59 @@ func (r *podReconciler) createHostPod(ctx context.Context, virtual *corev1.Pod) 
 	}
 	r.metrics.podCreated(virtual.CreationTimestamp.Time)
 	return reconcile.Result{}, nil
+}
+
+// placement is where the tenant's pods may run: spec.isolation's node
+// selector, pool tolerations and allowed tolerations.
+func (r *podReconciler) placement() translate.PlacementPolicy {
+	iso := &r.vc.Spec.Isolation
+	return translate.PlacementPolicy{NodeSelector: iso.NodeSelector, Tolerations: iso.Tolerations, AllowedTolerations: iso.AllowedTolerations}
+}
+
+// checkNode returns why a host pod that names its node (the virtual
+// scheduler's choice, or the tenant's) may not run there, or "": such a pod
+// skips the host scheduler, so the syncer judges the node's pool and taints
+// in its place.
+func (r *podReconciler) checkNode(ctx context.Context, host *corev1.Pod) (string, error) {
+	if host.Spec.NodeName == "" {
+		return "", nil
+	}
+	node := &corev1.Node{}
+	if err := r.host.GetCache().Get(ctx, types.NamespacedName{Name: host.Spec.NodeName}, node); apierrors.IsNotFound(err) {
+		return fmt.Sprintf("node %s does not exist on the host", host.Spec.NodeName), nil
+	} else if err != nil {
+		return "", err
+	}
+	if err := translate.NodeAdmits(node, host.Spec.Tolerations, r.vc.Spec.Isolation.NodeSelector); err != nil {
+		return err.Error(), nil
+	}
+	return "", nil
+}
+
+// refuse tells the tenant why its pod does not reach the host, where it looks:
+// a Warning event, and on the pod the condition PodScheduled=False with the
+// same reason and message, which `kubectl describe pod` shows.
+func (r *podReconciler) refuse(ctx context.Context, virtual *corev1.Pod, reason, message string) error {
+	r.event(virtual, corev1.EventTypeWarning, reason, "%s", message)
+	cond := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: reason, Message: message}
+	i := slices.IndexFunc(virtual.Status.Conditions, func(c corev1.PodCondition) bool { return c.Type == corev1.PodScheduled })
+	if i >= 0 {
+		have := virtual.Status.Conditions[i]
+		if have.Status == cond.Status && have.Reason == cond.Reason && have.Message == cond.Message {
+			return nil
+		}
+	}
+	updated := virtual.DeepCopy()
+	cond.LastTransitionTime = metav1.Now()
+	if i >= 0 {
+		updated.Status.Conditions[i] = cond
+	} else {
+		updated.Status.Conditions = append(updated.Status.Conditions, cond)
+	}
+	if updated.Status.Phase == "" {
+		updated.Status.Phase = corev1.PodPending
+	}
+	return client.IgnoreNotFound(r.mgr.GetClient().Status().Update(ctx, updated, FieldOwner))
 }
 
 // updateHostPod carries the mutable parts of the virtual spec down: labels,

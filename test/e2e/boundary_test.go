@@ -241,3 +241,74 @@ spec:
 		t.Fatalf("kubectl debug --profile=sysadmin: %s", res)
 	}
 }
+
+// TestPlacementPolicy: a tenant's pods stay on the nodes the platform lets it use.
+// The host has a worker node and a GPU node tainted nvidia.com/gpu:NoSchedule.
+// Tenant p (default config, and its own scheduler, so that spec.nodeName reaches
+// the syncer) is refused a toleration of the GPU taint at once, by the virtual API
+// server, with the rule and the field named; a pod that names the GPU node, or a
+// node that does not exist, never reaches the host and gets a Warning event and a
+// PodScheduled=False condition that say why; one that names the worker node runs
+// there. Tenant g, granted the toleration (isolation.allowedTolerations), runs its
+// pod on the GPU node. (API behaviour, on simulated nodes.)
+func TestPlacementPolicy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the embedded host and two virtual control planes")
+	}
+	host := testenv.StartHost(t, "--nodes", "1", "--gpu-nodes", "1")
+	config := func(name, spec string) string {
+		file := filepath.Join(t.TempDir(), name+".yaml")
+		writeTestFile(t, file, fmt.Sprintf("apiVersion: kubicle.dev/v1alpha1\nkind: VirtualCluster\nmetadata: {name: %[1]s, namespace: vc-%[1]s}\nspec:\n%[2]s", name, spec))
+		return file
+	}
+	p := virtualCluster(t, host, "p", "vc-p", "--config", config("p", "  controlPlane: {driver: process, scheduler: {enabled: true}}\n"))
+	g := virtualCluster(t, host, "g", "vc-g", "--config", config("g",
+		"  controlPlane: {driver: process}\n  isolation:\n    allowedTolerations: [{key: nvidia.com/gpu, operator: Exists}]\n"))
+	waitServiceAccount(t, p.Kubeconfig, "default")
+	waitServiceAccount(t, g.Kubeconfig, "default")
+
+	onGPU := `--overrides={"spec":{"tolerations":[{"key":"nvidia.com/gpu","operator":"Exists","effect":"NoSchedule"}],"nodeSelector":{"nvidia.com/gpu.present":"true"}}}`
+	res := testenv.Run(t, time.Minute, nil, testenv.Kubectl(t), "--kubeconfig", p.Kubeconfig, "run", "train", "--image=registry.example/train:v1", onGPU)
+	want := `pods "train" is forbidden: refused by the virtual cluster's placement: spec.tolerations[0]: Forbidden: toleration of nvidia.com/gpu (any value, effect NoSchedule) is not granted to this virtual cluster: nodes with that taint are reserved by the platform (isolation.allowedTolerations lists the tolerations its pods may carry)`
+	if res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+		t.Fatalf("tenant p tolerating the GPU taint: %s\nwant %q", res, want)
+	}
+	g.Kubectl(t, "run", "train", "--image=registry.example/train:v1", onGPU)
+
+	// Names a node itself: the syncer judges the node.
+	for _, node := range []string{"kubicle-gpu-0", "nowhere", "kubicle-worker-0"} {
+		p.Kubectl(t, "run", "on-"+node, "--image=registry.example/pinned:v1", fmt.Sprintf(`--overrides={"spec":{"nodeName":%q}}`, node))
+	}
+	for pod, why := range map[string]string{
+		"on-kubicle-gpu-0": "refused by the virtual cluster's placement: spec.nodeName: node kubicle-gpu-0 has taint nvidia.com/gpu=present:NoSchedule, which the pod does not tolerate",
+		"on-nowhere":       "refused by the virtual cluster's placement: spec.nodeName: node nowhere does not exist on the host",
+	} {
+		testenv.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
+			events := p.Kubectl(t, "get", "events", "--field-selector", "involvedObject.kind=Pod,involvedObject.name="+pod,
+				"-o", `jsonpath={range .items[*]}{.type} {.reason}: {.message}{"\n"}{end}`)
+			cond := p.Kubectl(t, "get", "pod", pod, "-o", `jsonpath={range .status.conditions[?(@.type=="PodScheduled")]}{.status} {.reason}: {.message}{end}`)
+			return strings.Contains(events, "Warning SyncRefused: "+why) && cond == "False SyncRefused: "+why,
+				fmt.Sprintf("pod %s: events\n%s\ncondition %q", pod, events, cond)
+		})
+	}
+
+	running := func(c *testenv.ControlPlane, pod, node string) {
+		t.Helper()
+		testenv.Eventually(t, time.Minute, 250*time.Millisecond, func() (bool, string) {
+			got := c.Kubectl(t, "get", "pod", pod, "-o", "jsonpath={.spec.nodeName} {.status.phase}")
+			return got == node+" Running", fmt.Sprintf("pod %s: %q, want %q", pod, got, node+" Running")
+		})
+	}
+	running(p, "on-kubicle-worker-0", "kubicle-worker-0")
+	running(g, "train", "kubicle-gpu-0")
+	hostPods := func(ns string) string {
+		return strings.TrimSpace(host.Kubectl(t, "-n", ns, "get", "pods", "-l", "kubicle.dev/name",
+			"-o", `jsonpath={range .items[*]}{.metadata.annotations.kubicle\.dev/name}@{.spec.nodeName}{"\n"}{end}`))
+	}
+	if got := hostPods("vc-p"); got != "on-kubicle-worker-0@kubicle-worker-0" {
+		t.Errorf("host pods of p: %q, want only on-worker-0 on worker-0", got)
+	}
+	if got := hostPods("vc-g"); got != "train@kubicle-gpu-0" {
+		t.Errorf("host pods of g: %q, want train on gpu-0", got)
+	}
+}

@@ -159,7 +159,8 @@ spec:
 // webhook served by tenant pods are called by the virtual API server; a chart from
 // `helm create` installs and `helm test` passes. Between the tenants, one cannot
 // resolve the other's services and the host namespace's NetworkPolicy keeps its
-// pods out of the other's, by pod IP and by ClusterIP. Last, kill -9 of a control
+// pods out of the other's, by pod IP and by ClusterIP, and their egress off the
+// host API server and other host namespaces but the one beta's config opens. Last, kill -9 of a control
 // plane's process: the kubelet restarts its container, every object is still there,
 // and the host pods are the same ones.
 func TestTenantWorkloads(t *testing.T) {

@@ -66,7 +66,8 @@ type Isolation struct {
 	Mode IsolationMode `json:"mode,omitempty"`
 
 	// NodeSelector selects the host nodes of a dedicated pool. Required with
-	// mode "dedicated", forbidden otherwise.
+	// mode "dedicated", forbidden otherwise. A tenant pod whose own
+	// nodeSelector gives one of these keys another value is refused.
 	// Default: none.
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 
@@ -75,13 +76,32 @@ type Isolation struct {
 	// Default: none.
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 
+	// AllowedTolerations are the tolerations the tenant's pods may carry,
+	// which is how the platform grants a tenant nodes it reserves with a
+	// taint, such as GPU nodes tainted nvidia.com/gpu. A pod's toleration is
+	// allowed when one of these tolerates every taint it tolerates (same key,
+	// or an empty key with operator Exists; operator Exists, or the same
+	// value; an empty effect, or the same one). Tolerations of the taints
+	// Kubernetes sets on nodes itself (node.kubernetes.io/not-ready,
+	// unreachable, unschedulable, memory-pressure, disk-pressure,
+	// pid-pressure, network-unavailable), of effect PreferNoSchedule, and
+	// with mode "dedicated" the pool's own tolerations are always allowed.
+	// Any other toleration is refused: the virtual API server refuses the
+	// pod at once, and the syncer does not create a host pod for one admitted
+	// earlier, with a Warning event that names the toleration and this field.
+	// Default: none.
+	AllowedTolerations []corev1.Toleration `json:"allowedTolerations,omitempty"`
+
 	// PodSecurityStandard is the Pod Security Standard that every tenant pod
-	// must meet. It is enforced by the host's Pod Security Admission through
-	// the host namespace's pod-security.kubernetes.io/enforce label: a pod
-	// that breaks it stays in the virtual cluster, is not created on the host,
-	// and gets a SyncFailed Warning event with the host's reason. "baseline" forbids privileged containers and hostPath volumes, the
-	// usual ways out of a GPU container (/dev/nvidia* mounts); "restricted"
-	// also requires non-root containers.
+	// must meet, judged by the upstream Pod Security library: the virtual API
+	// server refuses a pod (or an ephemeral container, kubectl debug) that
+	// breaks it at once, whatever pod-security labels the tenant puts on its
+	// own namespaces, and the syncer does not create a host pod for one
+	// admitted earlier (a SyncRefused Warning event and condition). The host
+	// namespace also gets the pod-security.kubernetes.io/enforce label at this
+	// level. "baseline" forbids privileged containers, host namespaces and
+	// hostPath volumes, the usual ways out of a GPU container (/dev/nvidia*
+	// mounts); "restricted" also requires non-root containers.
 	// Default: baseline.
 	// +kubicle:default="baseline"
 	PodSecurityStandard PodSecurityStandard `json:"podSecurityStandard,omitempty"`

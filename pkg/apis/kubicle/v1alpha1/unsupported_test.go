@@ -80,6 +80,7 @@ var specTruth = map[string]fieldTruth{
 	"isolation.mode":                                   refusedWhen(func(vc *VirtualCluster) { vc.Spec.Isolation.Mode = IsolationAuto }),
 	"isolation.nodeSelector":                           builtBy("TestPodSpecFields", "TestSyncerIsolationBetweenClusters"),
 	"isolation.tolerations":                            builtBy("TestPodSpecFields", "TestSyncerIsolationBetweenClusters"),
+	"isolation.allowedTolerations":                     builtBy("TestCheckPlacement", "TestPlacementPolicy"),
 	"isolation.podSecurityStandard":                    builtBy("TestPodSecurityLabels", "TestPodSecurityPolicy"),
 	"isolation.allowedEndpointCIDRs":                   builtBy("TestSyncerWorkloads", "TestEndpointSliceConfinement"),
 	"isolation.allowedServiceTypes":                    builtBy("TestServicePolicy"),

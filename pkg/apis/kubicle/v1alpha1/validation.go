@@ -355,6 +355,10 @@ func validateIsolation(iso *Isolation, p *field.Path) field.ErrorList {
 		}
 	}
 
+	for i := range iso.AllowedTolerations {
+		errs = append(errs, validateToleration(&iso.AllowedTolerations[i], p.Child("allowedTolerations").Index(i))...)
+	}
+
 	errs = append(errs, validateEnum(iso.PodSecurityStandard, p.Child("podSecurityStandard"))...)
 
 	for i, st := range iso.AllowedServiceTypes {

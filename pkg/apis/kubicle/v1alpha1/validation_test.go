@@ -238,6 +238,12 @@ func TestValidate(t *testing.T) {
 		{name: "endpoint CIDRs", change: func(vc *VirtualCluster) {
 			vc.Spec.Isolation.AllowedEndpointCIDRs = []string{"192.0.2.0/24", "10.0.0.1", "fd00::/8"}
 		}, want: []string{`spec.isolation.allowedEndpointCIDRs[1]: Invalid value: "10.0.0.1": must be an address range such as "192.0.2.0/24"`}},
+		{name: "allowed tolerations", change: func(vc *VirtualCluster) {
+			vc.Spec.Isolation.AllowedTolerations = []corev1.Toleration{
+				{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists},
+				{Operator: corev1.TolerationOpEqual, Value: "x"},
+			}
+		}, want: []string{`spec.isolation.allowedTolerations[1].operator: Invalid value: "Equal": must be "Exists" when key is empty, which tolerates every taint`}},
 		{name: "egress ranges and namespaces", change: func(vc *VirtualCluster) {
 			vc.Spec.Isolation.NetworkPolicy.Egress = NetworkEgress{
 				BlockedCIDRs:      []string{"10.0.0.0/8", "10.0.0.1/8", "fc00::/7"},

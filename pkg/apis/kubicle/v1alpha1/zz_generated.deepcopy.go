@@ -438,6 +438,12 @@ func (in *Isolation) DeepCopyInto(out *Isolation) {
 			in.Tolerations[i].DeepCopyInto(&out.Tolerations[i])
 		}
 	}
+	if in.AllowedTolerations != nil {
+		out.AllowedTolerations = make([]corev1.Toleration, len(in.AllowedTolerations))
+		for i := range in.AllowedTolerations {
+			in.AllowedTolerations[i].DeepCopyInto(&out.AllowedTolerations[i])
+		}
+	}
 	out.ResourceQuota = copyResourceList(in.ResourceQuota)
 	in.LimitRange.DeepCopyInto(&out.LimitRange)
 	in.NetworkPolicy.DeepCopyInto(&out.NetworkPolicy)
