@@ -100,6 +100,9 @@ func (r *podReconciler) reconcile(ctx context.Context, req reconcile.Request) (r
 	if err := r.updateHostPod(ctx, virtual, host); err != nil {
 		return reconcile.Result{}, err
 	}
+	if err := r.addEphemeralContainers(ctx, virtual, host); err != nil {
+		return reconcile.Result{}, err
+	}
 	if err := r.ensureTokens(ctx, virtual); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -137,6 +140,9 @@ func (r *podReconciler) createHostPod(ctx context.Context, virtual *corev1.Pod) 
 	} else if why != "" {
 		return reconcile.Result{}, r.refuse(ctx, virtual, "SyncRefused", "refused by the virtual cluster's placement: spec.nodeName: "+why)
 	}
+	// A pod cannot be created with ephemeral containers; they are added
+	// through their subresource once it exists.
+	host.Spec.EphemeralContainers = nil
 	if virtual.Spec.PriorityClassName != "" && host.Spec.PriorityClassName == "" {
 		r.event(virtual, corev1.EventTypeWarning, "PriorityClassNotSynced",
 			"priorityClassName %q has no effect on the host: the virtual cluster's priority classes are not synced (sync.toHost.priorityClasses is not supported yet), so the pod runs at the host namespace's default priority",
@@ -249,6 +255,46 @@ func (r *podReconciler) updateHostPod(ctx context.Context, virtual, host *corev1
 		return nil
 	}
 	return client.IgnoreNotFound(r.hostAPI.Patch(ctx, changed, patch, FieldOwner))
+}
+
+// addEphemeralContainers adds to the host pod the ephemeral containers that the
+// virtual pod has and it has not (kubectl debug adds them to the virtual pod),
+// through the host's ephemeralcontainers subresource, under the same pod
+// security check as the pod itself. Ephemeral containers cannot be changed or
+// removed once added, on either side.
+func (r *podReconciler) addEphemeralContainers(ctx context.Context, virtual, host *corev1.Pod) error {
+	if len(virtual.Spec.EphemeralContainers) == len(host.Spec.EphemeralContainers) {
+		return nil
+	}
+	want, err := translate.Pod(virtual, r.podOptions())
+	if err != nil {
+		return nil // reported when the pod was created
+	}
+	changed := host.DeepCopy()
+	var added []string
+	for _, c := range want.Spec.EphemeralContainers {
+		if !slices.ContainsFunc(changed.Spec.EphemeralContainers, func(h corev1.EphemeralContainer) bool { return h.Name == c.Name }) {
+			changed.Spec.EphemeralContainers = append(changed.Spec.EphemeralContainers, c)
+			added = append(added, c.Name)
+		}
+	}
+	if len(added) == 0 {
+		return nil
+	}
+	if why, err := r.checkPodSecurity(changed); err != nil {
+		return err
+	} else if why != "" {
+		r.event(virtual, corev1.EventTypeWarning, "SyncRefused", "ephemeral containers %v refused by the virtual cluster's pod security: %s", added, why)
+		return nil
+	}
+	if err := r.hostAPI.SubResource("ephemeralcontainers").Update(ctx, changed, FieldOwner); err != nil {
+		if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
+			r.event(virtual, corev1.EventTypeWarning, "SyncFailed", "the host refused ephemeral containers %v: %v", added, err)
+			return nil
+		}
+		return client.IgnoreNotFound(err)
+	}
+	return nil
 }
 
 func setImages(have, want []corev1.Container) {

@@ -160,7 +160,8 @@ spec:
 // `helm create` installs and `helm test` passes. Between the tenants, one cannot
 // resolve the other's services and the host namespace's NetworkPolicy keeps its
 // pods out of the other's, by pod IP and by ClusterIP, and their egress off the
-// host API server and other host namespaces but the one beta's config opens. Last, kill -9 of a control
+// host API server and other host namespaces but the one beta's config opens.
+// kubectl debug adds a running ephemeral container. Last, kill -9 of a control
 // plane's process: the kubelet restarts its container, every object is still there,
 // and the host pods are the same ones.
 func TestTenantWorkloads(t *testing.T) {
@@ -189,6 +190,7 @@ func TestTenantWorkloads(t *testing.T) {
 	}
 
 	t.Run("in-pod client", func(t *testing.T) { inPodClient(t, beta) })
+	t.Run("kubectl debug", func(t *testing.T) { kubectlDebug(t, host, beta) })
 	t.Run("admission webhook", func(t *testing.T) { admissionWebhooks(t, alpha) })
 	t.Run("helm test", func(t *testing.T) { helmCreateChart(t, alpha) })
 	t.Run("isolation", func(t *testing.T) { tenantIsolation(t, host, alpha, beta) })
@@ -491,6 +493,38 @@ func tenantIsolation(t *testing.T, host *testenv.Host, alpha, beta *tenant) {
 	// The guardrail policy does it: it is in beta's host namespace.
 	if out := host.Kubectl(t, "-n", "vc-beta", "get", "networkpolicy", "beta-workloads", "-o", "name"); !strings.Contains(out, "beta-workloads") {
 		t.Fatalf("no workloads NetworkPolicy in vc-beta: %s", out)
+	}
+}
+
+// kubectlDebug adds an ephemeral container to a running tenant pod with kubectl
+// debug, as one debugs a pod on any cluster: the syncer adds it to the host pod,
+// where it runs; its status, its log and exec into it work from the virtual
+// cluster.
+func kubectlDebug(t *testing.T, host *testenv.Host, v *tenant) {
+	// kubectl's default profile adds SYS_PTRACE, which baseline forbids, as a
+	// host's Pod Security Admission would; the baseline profile fits.
+	res := v.run("-n", "bank", "debug", "client", "--image="+agnhostImage, "-c", "ptrace", "--", "true")
+	if want := `violates PodSecurity "baseline" (spec.isolation.podSecurityStandard): non-default capabilities (container "ptrace" must not include "SYS_PTRACE"`; res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("kubectl debug with the default profile: %s\nwant %q", res, want)
+	}
+	v.k("-n", "bank", "debug", "client", "--profile=baseline", "--image="+agnhostImage, "--image-pull-policy=IfNotPresent", "-c", "dbg",
+		"--", "sh", "-c", "echo debug-ok; sleep 3600")
+	testenv.Eventually(t, 2*time.Minute, time.Second, func() (bool, string) {
+		started := v.k("-n", "bank", "get", "pod", "client", "-o", `jsonpath={.status.ephemeralContainerStatuses[?(@.name=="dbg")].state.running.startedAt}`)
+		return started != "", "waiting for ephemeral container dbg to run: " +
+			v.k("-n", "bank", "get", "pod", "client", "-o", "jsonpath={.status.ephemeralContainerStatuses}")
+	})
+	onHost := host.Kubectl(t, "-n", "vc-"+v.name, "get", "pods", "-l", "kubicle.dev/namespace=bank,kubicle.dev/name=client",
+		"-o", "jsonpath={.items[0].spec.ephemeralContainers[*].name}")
+	if onHost != "dbg" {
+		t.Errorf("ephemeral containers of the host pod: %q, want dbg", onHost)
+	}
+	testenv.Eventually(t, time.Minute, time.Second, func() (bool, string) {
+		logs := v.run("-n", "bank", "logs", "client", "-c", "dbg")
+		return strings.TrimSpace(logs.Stdout) == "debug-ok", "kubectl logs client -c dbg: " + logs.String()
+	})
+	if out := strings.TrimSpace(v.k("-n", "bank", "exec", "client", "-c", "dbg", "--", "sh", "-c", "echo exec-ok")); out != "exec-ok" {
+		t.Errorf("kubectl exec -c dbg: %q", out)
 	}
 }
 
