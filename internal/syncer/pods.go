@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -143,10 +144,15 @@ func (r *podReconciler) createHostPod(ctx context.Context, virtual *corev1.Pod) 
 	// A pod cannot be created with ephemeral containers; they are added
 	// through their subresource once it exists.
 	host.Spec.EphemeralContainers = nil
-	if virtual.Spec.PriorityClassName != "" && host.Spec.PriorityClassName == "" {
+	if pc := virtual.Spec.PriorityClassName; pc != "" && host.Spec.PriorityClassName == "" {
+		if !strings.HasPrefix(pc, "system-") {
+			return reconcile.Result{}, r.refuse(ctx, virtual, "SyncRefused", fmt.Sprintf(
+				"priorityClassName %q is not a class the platform offers: pods run on the host at the host's classes shown in this virtual cluster (sync.fromHost.priorityClasses) or at the default priority", pc))
+		}
+		// Charts name the built-in classes that every cluster has; the host's
+		// are never lent to a tenant, so the pod runs, at the default.
 		r.event(virtual, corev1.EventTypeWarning, "PriorityClassNotSynced",
-			"priorityClassName %q has no effect on the host: the virtual cluster's priority classes are not synced (sync.toHost.priorityClasses is not supported yet), so the pod runs at the host namespace's default priority",
-			virtual.Spec.PriorityClassName)
+			"priorityClassName %q has no effect on the host: the host's system classes are not lent to tenants, so the pod runs at the host namespace's default priority", pc)
 	}
 	if why, err := r.checkPodSecurity(host); err != nil {
 		return reconcile.Result{}, err

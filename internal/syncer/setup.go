@@ -33,7 +33,7 @@ func on(b *bool) bool { return b != nil && *b }
 func (s *Syncer) kinds() []hostKind {
 	to, from := s.vc.Spec.Sync.ToHost, s.vc.Spec.Sync.FromHost
 	pods := on(to.Pods.Enabled)
-	return []hostKind{
+	kinds := []hostKind{
 		{"sync.toHost.pods", pods, "", "pods", writeVerbs, false, s.setupPods},
 		{"sync.toHost.pods", pods, "", "nodes", readVerbs, true, s.setupNodes},
 		// Pods need the Secrets they reference and their token Secrets.
@@ -48,6 +48,11 @@ func (s *Syncer) kinds() []hostKind {
 			func() error { return setupObjects(s, ingresses) }},
 		{"sync.fromHost.events", on(from.Events.Enabled), "", "events", readVerbs, false, s.setupEvents},
 	}
+	for _, c := range s.hostClasses() {
+		kinds = append(kinds, hostKind{c.setting, on(c.sync.Enabled), c.group, c.resource, readVerbs, true,
+			func() error { return s.setupHostClass(c) }})
+	}
+	return kinds
 }
 
 // setup registers the field indexes and the controllers of the enabled kinds, after

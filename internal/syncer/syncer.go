@@ -114,6 +114,10 @@ func New(cfg Config, log logr.Logger) (*Syncer, error) {
 		return nil, fmt.Errorf("syncer: virtual cluster client: %w", err)
 	}
 	managed := translate.ManagedSelector(cfg.Name)
+	classes, err := hostClassCache(vc)
+	if err != nil {
+		return nil, fmt.Errorf("syncer: %w", err)
+	}
 	host, err := cluster.New(cfg.Host, func(o *cluster.Options) {
 		o.Scheme = scheme
 		o.Logger = log.WithName("host")
@@ -127,6 +131,9 @@ func New(cfg Config, log logr.Logger) (*Syncer, error) {
 			&networkingv1.Ingress{}:         {Label: managed},
 			&discoveryv1.EndpointSlice{}:    {Label: managed},
 			&corev1.Node{}:                  {Label: labels.Everything()},
+		}
+		for obj, by := range classes {
+			o.Cache.ByObject[obj] = by
 		}
 	})
 	if err != nil {
@@ -186,6 +193,14 @@ func (s *Syncer) podOptions() translate.PodOptions {
 		DNSServer:     s.cfg.DNSServer,
 		NodeSelector:  iso.NodeSelector,
 		Tolerations:   iso.Tolerations,
+		// Only the host classes the platform offers; the syncer refuses a pod
+		// that names another class (see createHostPod).
+		PriorityClassName: func(n string) string {
+			if s.offeredPriorityClass(n) {
+				return n
+			}
+			return ""
+		},
 	}
 	if s.vc.Spec.ControlPlane.Scheduler.Enabled != nil {
 		opts.VirtualScheduler = *s.vc.Spec.ControlPlane.Scheduler.Enabled

@@ -26,6 +26,24 @@ type ResourceSync struct {
 	Enabled *bool `json:"enabled,omitempty"`
 }
 
+// HostClassSync shows one kind of cluster-scoped host object (a class that
+// tenant objects name) in the virtual cluster, read-only.
+type HostClassSync struct {
+	// Enabled shows the host's objects of this kind in the virtual cluster
+	// under their own names. The host's objects stay the truth: a tenant's
+	// change to a shown object, or its deletion, is undone at once, and an
+	// object the tenant made under the same name is replaced.
+	// Default: false.
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// Selector limits the host objects shown to those whose labels it
+	// selects, so that the platform offers some classes and not others.
+	// Only while enabled is true.
+	// Default: unset; every object of the kind (for priority classes, every
+	// one but the host's own system-* classes, which are never shown).
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+}
+
 // ReferencedResourceSync turns syncing of a kind on or off, and chooses
 // between syncing every object of the kind or only those that a synced pod
 // references.
@@ -170,47 +188,46 @@ type SyncFromHost struct {
 
 	// StorageClasses shows the host's StorageClasses, which the tenant's
 	// PersistentVolumeClaims name.
-	// Not supported yet: validation refuses true.
 	// Default: disabled.
 	// +kubicle:default={"enabled":false}
-	StorageClasses ResourceSync `json:"storageClasses,omitzero"`
+	StorageClasses HostClassSync `json:"storageClasses,omitzero"`
 
 	// IngressClasses shows the host's IngressClasses, which the tenant's
 	// Ingresses name.
-	// Not supported yet: validation refuses true.
 	// Default: disabled.
 	// +kubicle:default={"enabled":false}
-	IngressClasses ResourceSync `json:"ingressClasses,omitzero"`
+	IngressClasses HostClassSync `json:"ingressClasses,omitzero"`
 
 	// RuntimeClasses shows the host's RuntimeClasses. GPU pods often name one
 	// ("nvidia"), and the virtual API server refuses a pod whose RuntimeClass
 	// it does not know.
-	// Not supported yet: validation refuses true.
 	// Default: disabled.
 	// +kubicle:default={"enabled":false}
-	RuntimeClasses ResourceSync `json:"runtimeClasses,omitzero"`
+	RuntimeClasses HostClassSync `json:"runtimeClasses,omitzero"`
 
 	// PriorityClasses shows the host's PriorityClasses, so that tenant pods can
-	// name the classes that host queueing expects. Cannot be enabled together
-	// with toHost.priorityClasses.
-	// Not supported yet: validation refuses true.
+	// name the classes that the platform offers (and host queueing expects);
+	// a pod that names one runs at that class's priority on the host. The
+	// host's system-* classes are never shown (the virtual cluster has its
+	// own). A pod that names a class of the virtual cluster's own is refused
+	// with a Warning event, except the built-in system-* classes, which run
+	// at the host namespace's default priority with a Warning event. Cannot
+	// be enabled together with toHost.priorityClasses.
 	// Default: disabled.
 	// +kubicle:default={"enabled":false}
-	PriorityClasses ResourceSync `json:"priorityClasses,omitzero"`
+	PriorityClasses HostClassSync `json:"priorityClasses,omitzero"`
 
-	// CSIDrivers shows the host's CSIDriver, CSINode and CSIStorageCapacity
-	// objects, which only a virtual scheduler reads.
-	// Not supported yet: validation refuses true.
+	// CSIDrivers shows the host's CSIDriver objects, which say how the
+	// volumes of each storage driver attach and mount.
 	// Default: disabled.
 	// +kubicle:default={"enabled":false}
-	CSIDrivers ResourceSync `json:"csiDrivers,omitzero"`
+	CSIDrivers HostClassSync `json:"csiDrivers,omitzero"`
 
 	// DeviceClasses shows the host's DRA DeviceClasses (resource.k8s.io), which
 	// the tenant's ResourceClaims name.
-	// Not supported yet: validation refuses true.
 	// Default: disabled.
 	// +kubicle:default={"enabled":false}
-	DeviceClasses ResourceSync `json:"deviceClasses,omitzero"`
+	DeviceClasses HostClassSync `json:"deviceClasses,omitzero"`
 
 	// Events copies host events about the tenant's synced objects (scheduling
 	// failures, image pulls, quota refusals) into the virtual cluster.

@@ -70,21 +70,6 @@ func validateUnsupported(vc *VirtualCluster) field.ErrorList {
 	if from.Nodes.Selector != nil {
 		refuse(fp.Child("nodes", "selector"), "", "only the nodes that run the tenant's pods are shown")
 	}
-	for _, k := range []struct {
-		name string
-		on   *bool
-	}{
-		{"storageClasses", from.StorageClasses.Enabled},
-		{"ingressClasses", from.IngressClasses.Enabled},
-		{"runtimeClasses", from.RuntimeClasses.Enabled},
-		{"priorityClasses", from.PriorityClasses.Enabled},
-		{"csiDrivers", from.CSIDrivers.Enabled},
-		{"deviceClasses", from.DeviceClasses.Enabled},
-	} {
-		if isTrue(k.on) {
-			refuse(fp.Child(k.name, "enabled"), true, "host objects of this kind are not shown in the virtual cluster")
-		}
-	}
 
 	iso, ip := &spec.Isolation, p.Child("isolation")
 	switch iso.Mode {

@@ -70,12 +70,18 @@ var specTruth = map[string]fieldTruth{
 	"sync.fromHost.nodes.selector": refusedWhen(func(vc *VirtualCluster) {
 		vc.Spec.Sync.FromHost.Nodes.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"pool": "a"}}
 	}),
-	"sync.fromHost.storageClasses.enabled":             refusedWhen(func(vc *VirtualCluster) { vc.Spec.Sync.FromHost.StorageClasses.Enabled = ptr(true) }),
-	"sync.fromHost.ingressClasses.enabled":             refusedWhen(func(vc *VirtualCluster) { vc.Spec.Sync.FromHost.IngressClasses.Enabled = ptr(true) }),
-	"sync.fromHost.runtimeClasses.enabled":             refusedWhen(func(vc *VirtualCluster) { vc.Spec.Sync.FromHost.RuntimeClasses.Enabled = ptr(true) }),
-	"sync.fromHost.priorityClasses.enabled":            refusedWhen(func(vc *VirtualCluster) { vc.Spec.Sync.FromHost.PriorityClasses.Enabled = ptr(true) }),
-	"sync.fromHost.csiDrivers.enabled":                 refusedWhen(func(vc *VirtualCluster) { vc.Spec.Sync.FromHost.CSIDrivers.Enabled = ptr(true) }),
-	"sync.fromHost.deviceClasses.enabled":              refusedWhen(func(vc *VirtualCluster) { vc.Spec.Sync.FromHost.DeviceClasses.Enabled = ptr(true) }),
+	"sync.fromHost.storageClasses.enabled":             builtBy("TestHostClasses"),
+	"sync.fromHost.storageClasses.selector":            builtBy("TestHostClasses"),
+	"sync.fromHost.ingressClasses.enabled":             builtBy("TestHostClasses"),
+	"sync.fromHost.ingressClasses.selector":            builtBy("TestHostClasses"),
+	"sync.fromHost.runtimeClasses.enabled":             builtBy("TestHostClasses"),
+	"sync.fromHost.runtimeClasses.selector":            builtBy("TestHostClasses"),
+	"sync.fromHost.priorityClasses.enabled":            builtBy("TestHostClasses"),
+	"sync.fromHost.priorityClasses.selector":           builtBy("TestHostClasses"),
+	"sync.fromHost.csiDrivers.enabled":                 builtBy("TestHostClasses"),
+	"sync.fromHost.csiDrivers.selector":                builtBy("TestHostClasses"),
+	"sync.fromHost.deviceClasses.enabled":              builtBy("TestHostClasses"),
+	"sync.fromHost.deviceClasses.selector":             builtBy("TestHostClasses"),
 	"sync.fromHost.events.enabled":                     builtBy("TestSyncerWorkloads"),
 	"isolation.mode":                                   refusedWhen(func(vc *VirtualCluster) { vc.Spec.Isolation.Mode = IsolationAuto }),
 	"isolation.nodeSelector":                           builtBy("TestPodSpecFields", "TestSyncerIsolationBetweenClusters"),
@@ -293,16 +299,19 @@ func TestUnsupportedMessages(t *testing.T) {
 			`spec.sync.fromHost.priorityClasses.enabled: Invalid value: true: must be false while spec.sync.toHost.priorityClasses.enabled is true: a class would be synced both ways`,
 			`spec.sync.toHost.priorityClasses.enabled: Invalid value: true: not supported yet: the tenant's PriorityClasses are not copied to the host`,
 		}},
-		{"host priority classes", func(vc *VirtualCluster) { vc.Spec.Sync.FromHost.PriorityClasses.Enabled = ptr(true) },
-			[]string{`spec.sync.fromHost.priorityClasses.enabled: Invalid value: true: not supported yet: host objects of this kind are not shown in the virtual cluster`}},
 		{"pseudo nodes and a node selector", func(vc *VirtualCluster) {
 			vc.Spec.Sync.FromHost.Nodes = NodeSync{Mode: NodeSyncPseudo, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"pool": "a"}}}
 		}, []string{
 			`spec.sync.fromHost.nodes.mode: Invalid value: "pseudo": not supported yet: virtual nodes mirror the host nodes that run the tenant's pods; use "real"`,
 			`spec.sync.fromHost.nodes.selector: Invalid value: "": not supported yet: only the nodes that run the tenant's pods are shown`,
 		}},
-		{"host classes", func(vc *VirtualCluster) { vc.Spec.Sync.FromHost.RuntimeClasses.Enabled = ptr(true) },
-			[]string{`spec.sync.fromHost.runtimeClasses.enabled: Invalid value: true: not supported yet: host objects of this kind are not shown in the virtual cluster`}},
+		{"host classes are built", func(vc *VirtualCluster) {
+			vc.Spec.Sync.FromHost.RuntimeClasses.Enabled = ptr(true)
+			vc.Spec.Sync.FromHost.PriorityClasses = HostClassSync{Enabled: ptr(true), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"offered": "true"}}}
+		}, nil},
+		{"a class selector while disabled", func(vc *VirtualCluster) {
+			vc.Spec.Sync.FromHost.StorageClasses.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"offered": "true"}}
+		}, []string{`spec.sync.fromHost.storageClasses.selector: Forbidden: only used while enabled is true`}},
 		{"private nodes", func(vc *VirtualCluster) {
 			vc.Spec.Isolation.Mode = IsolationPrivate
 			vc.Spec.Sync.ToHost.Pods.Enabled = ptr(false)

@@ -324,6 +324,20 @@ func validateSync(spec *VirtualClusterSpec, p *field.Path) field.ErrorList {
 			"must be false while spec.sync.toHost.priorityClasses.enabled is true: a class would be synced both ways"))
 	}
 
+	for _, c := range []struct {
+		name string
+		sync *HostClassSync
+	}{
+		{"storageClasses", &from.StorageClasses}, {"ingressClasses", &from.IngressClasses}, {"runtimeClasses", &from.RuntimeClasses},
+		{"priorityClasses", &from.PriorityClasses}, {"csiDrivers", &from.CSIDrivers}, {"deviceClasses", &from.DeviceClasses},
+	} {
+		cp := fp.Child(c.name, "selector")
+		if c.sync.Selector != nil && !isTrue(c.sync.Enabled) {
+			errs = append(errs, field.Forbidden(cp, "only used while enabled is true"))
+		}
+		errs = append(errs, metav1validation.ValidateLabelSelector(c.sync.Selector, metav1validation.LabelSelectorValidationOptions{}, cp)...)
+	}
+
 	np := fp.Child("nodes")
 	errs = append(errs, validateEnum(from.Nodes.Mode, np.Child("mode"))...)
 	errs = append(errs, metav1validation.ValidateLabelSelector(from.Nodes.Selector,

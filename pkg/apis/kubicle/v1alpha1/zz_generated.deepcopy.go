@@ -418,6 +418,25 @@ func (in *SyncFromHost) DeepCopyInto(out *SyncFromHost) {
 	in.Events.DeepCopyInto(&out.Events)
 }
 
+// DeepCopyInto copies the receiver into out. in must be non-nil.
+func (in *HostClassSync) DeepCopyInto(out *HostClassSync) {
+	*out = *in
+	out.Enabled = copyBool(in.Enabled)
+	if in.Selector != nil {
+		out.Selector = in.Selector.DeepCopy()
+	}
+}
+
+// DeepCopy returns a deep copy of the receiver.
+func (in *HostClassSync) DeepCopy() *HostClassSync {
+	if in == nil {
+		return nil
+	}
+	out := new(HostClassSync)
+	in.DeepCopyInto(out)
+	return out
+}
+
 // DeepCopy returns a deep copy of the receiver.
 func (in *SyncFromHost) DeepCopy() *SyncFromHost {
 	if in == nil {
