@@ -87,10 +87,19 @@ func limitRange(vc *v1alpha1.VirtualCluster, r Ref) *corev1.LimitRange {
 //     kubicle.dev/vcluster and kubicle.dev/name, which only the syncer sets)
 //     and admits traffic from pods of the host namespace alone: the tenant's
 //     other pods and the control plane. Connections from other namespaces,
-//     other tenants' pods among them, are refused. Its egress rules
-//     ([egressRules]) let the pods reach their own namespace and
-//     spec.isolation.networkPolicy.egress: by default the internet, and not
-//     the host's nodes, its API server, other namespaces or cloud metadata.
+//     other tenants' pods among them, are refused.
+//   - "<name>-workloads-egress" selects them too and lets them reach their
+//     own namespace and spec.isolation.networkPolicy.egress ([egressRules]):
+//     by default the internet, and not the host's nodes, its API server,
+//     other namespaces or cloud metadata.
+//   - Both leave out a pod that one of the tenant's own NetworkPolicies
+//     selects for that direction (label kubicle.dev/isolated-ingress or
+//     -egress "true", set by the syncer): such a pod gets what the tenant's
+//     translated, confined policies allow, as on a cluster of one's own.
+//   - "<name>-workloads-control-plane" (driver "pod") keeps every tenant pod
+//     and the control plane's pods in touch both ways, whatever the tenant's
+//     policies say: pods reach their API server and DNS, and the API server
+//     reaches their webhooks.
 //   - "<name>-control-plane" (driver "pod") selects the control plane's pods
 //     and admits the API server port from anywhere, because the API server
 //     is the virtual cluster's front door (tenant pods, `kubicle connect`,
@@ -108,29 +117,58 @@ func networkPolicies(vc *v1alpha1.VirtualCluster, r Ref) []*networkingv1.Network
 		return nil
 	}
 	ingressOnly := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+	// The tenant's synced pods; those that one of the tenant's own policies
+	// isolates for a direction (a label the syncer sets) are left to them.
+	tenantPods := func(isolatedKey string) metav1.LabelSelector {
+		sel := metav1.LabelSelector{
+			MatchLabels: map[string]string{translate.KeyVCluster: translate.LabelValue(r.Name)},
+			MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: translate.KeyName, Operator: metav1.LabelSelectorOpExists},
+			},
+		}
+		if isolatedKey != "" {
+			sel.MatchExpressions = append(sel.MatchExpressions,
+				metav1.LabelSelectorRequirement{Key: isolatedKey, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"true"}})
+		}
+		return sel
+	}
 	workloads := &networkingv1.NetworkPolicy{
 		TypeMeta:   typeMeta(kindNetworkPolicy),
 		ObjectMeta: objectMeta(r, r.WorkloadsNetworkPolicyName(), ComponentGuardrails),
 		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{
-				MatchLabels: map[string]string{translate.KeyVCluster: translate.LabelValue(r.Name)},
-				MatchExpressions: []metav1.LabelSelectorRequirement{
-					{Key: translate.KeyName, Operator: metav1.LabelSelectorOpExists},
-				},
-			},
-			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+			PodSelector: tenantPods(translate.KeyIsolatedIngress),
+			PolicyTypes: ingressOnly,
 			Ingress: []networkingv1.NetworkPolicyIngressRule{{
 				// An empty pod selector without a namespace selector: every
 				// pod of this namespace.
 				From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}},
 			}},
-			Egress: egressRules(&vc.Spec.Isolation.NetworkPolicy.Egress),
 		},
 	}
-	policies := []*networkingv1.NetworkPolicy{workloads}
+	egress := &networkingv1.NetworkPolicy{
+		TypeMeta:   typeMeta(kindNetworkPolicy),
+		ObjectMeta: objectMeta(r, r.WorkloadsEgressNetworkPolicyName(), ComponentGuardrails),
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: tenantPods(translate.KeyIsolatedEgress),
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress:      egressRules(&vc.Spec.Isolation.NetworkPolicy.Egress),
+		},
+	}
+	policies := []*networkingv1.NetworkPolicy{workloads, egress}
 	if !runsInPods(vc) {
 		return policies
 	}
+	controlPlanePods := &metav1.LabelSelector{MatchLabels: r.podSelector()}
+	policies = append(policies, &networkingv1.NetworkPolicy{
+		TypeMeta:   typeMeta(kindNetworkPolicy),
+		ObjectMeta: objectMeta(r, r.WorkloadsControlPlaneNetworkPolicyName(), ComponentGuardrails),
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: tenantPods(""),
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{PodSelector: controlPlanePods}}}},
+			Egress:      []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{PodSelector: controlPlanePods.DeepCopy()}}}},
+		},
+	})
 	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
 	controlPlane := &networkingv1.NetworkPolicy{
 		TypeMeta:   typeMeta(kindNetworkPolicy),

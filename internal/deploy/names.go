@@ -186,6 +186,15 @@ func (r Ref) LimitRangeName() string { return r.Name }
 // the tenant's synced pods.
 func (r Ref) WorkloadsNetworkPolicyName() string { return r.Name + "-workloads" }
 
+// WorkloadsEgressNetworkPolicyName is the name of the NetworkPolicy that lets
+// the tenant's pods out: to their own namespace and what the config opens.
+func (r Ref) WorkloadsEgressNetworkPolicyName() string { return r.Name + "-workloads-egress" }
+
+// WorkloadsControlPlaneNetworkPolicyName is the name of the NetworkPolicy that
+// keeps every tenant pod and the control plane's pods in touch, whatever the
+// tenant's own policies say.
+func (r Ref) WorkloadsControlPlaneNetworkPolicyName() string { return r.Name + "-workloads-control-plane" }
+
 // ControlPlaneNetworkPolicyName is the name of the NetworkPolicy that guards
 // the control plane's pods.
 func (r Ref) ControlPlaneNetworkPolicyName() string { return r.Name + "-control-plane" }

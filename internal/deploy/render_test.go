@@ -296,7 +296,7 @@ func TestDriverProcess(t *testing.T) {
 	for _, o := range objs {
 		kinds = append(kinds, o.GetObjectKind().GroupVersionKind().Kind)
 	}
-	want := []string{"Namespace", "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "NetworkPolicy", "Secret"}
+	want := []string{"Namespace", "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "NetworkPolicy", "NetworkPolicy", "Secret"}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("kinds %v, want %v", kinds, want)
 	}
@@ -549,15 +549,41 @@ func TestGuardrails(t *testing.T) {
 		wl.Spec.Ingress[0].From[0].PodSelector == nil || len(wl.Spec.Ingress[0].From[0].PodSelector.MatchLabels) != 0 {
 		t.Errorf("workloads policy should admit pods of its own namespace only: %+v", wl.Spec.Ingress)
 	}
-	if !slices.Equal(wl.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}) {
+	if !slices.Equal(wl.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}) {
 		t.Errorf("policy types %v", wl.Spec.PolicyTypes)
 	}
-	if len(wl.Spec.Egress) != 1 || len(wl.Spec.Egress[0].Ports) != 0 {
-		t.Fatalf("workloads egress %+v: want one rule for every port", wl.Spec.Egress)
+	// A pod that a policy of the tenant's isolates is left to that policy.
+	isolated := labels.Merge(tenantPod, labels.Set{translate.KeyIsolatedIngress: "true"})
+	if sel.Matches(isolated) || !sel.Matches(labels.Merge(tenantPod, labels.Set{translate.KeyIsolatedIngress: "false"})) {
+		t.Errorf("workloads policy selects %s: want the pods no tenant ingress policy isolates", sel)
 	}
-	if to := wl.Spec.Egress[0].To; len(to) != 2 || to[0].PodSelector == nil || to[0].NamespaceSelector != nil ||
+	eg := one[*networkingv1.NetworkPolicy](t, objs, r.WorkloadsEgressNetworkPolicyName())
+	egSel, err := metav1.LabelSelectorAsSelector(&eg.Spec.PodSelector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !egSel.Matches(labels.Set(tenantPod)) || egSel.Matches(labels.Merge(tenantPod, labels.Set{translate.KeyIsolatedEgress: "true"})) || egSel.Matches(labels.Set(cpPod)) {
+		t.Errorf("egress policy selects %s: want the tenant's pods no tenant egress policy isolates", egSel)
+	}
+	if !slices.Equal(eg.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}) {
+		t.Errorf("egress policy types %v", eg.Spec.PolicyTypes)
+	}
+	if len(eg.Spec.Egress) != 1 || len(eg.Spec.Egress[0].Ports) != 0 {
+		t.Fatalf("workloads egress %+v: want one rule for every port", eg.Spec.Egress)
+	}
+	if to := eg.Spec.Egress[0].To; len(to) != 2 || to[0].PodSelector == nil || to[0].NamespaceSelector != nil ||
 		to[1].IPBlock == nil || to[1].IPBlock.CIDR != "0.0.0.0/0" || !slices.Equal(to[1].IPBlock.Except, v1alpha1.DefaultBlockedEgressCIDRs) {
 		t.Errorf("workloads egress by default %+v: want the own namespace and every address but the blocked ranges", to)
+	}
+	// Every tenant pod and the control plane reach each other, isolated or not.
+	wcp := one[*networkingv1.NetworkPolicy](t, objs, r.WorkloadsControlPlaneNetworkPolicyName())
+	wcpSel, err := metav1.LabelSelectorAsSelector(&wcp.Spec.PodSelector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !wcpSel.Matches(isolated) || len(wcp.Spec.Ingress) != 1 || len(wcp.Spec.Egress) != 1 ||
+		!reflect.DeepEqual(wcp.Spec.Ingress[0].From[0].PodSelector.MatchLabels, cpPod) && !labels.SelectorFromSet(wcp.Spec.Ingress[0].From[0].PodSelector.MatchLabels).Matches(labels.Set(cpPod)) {
+		t.Errorf("workloads-control-plane policy %+v", wcp.Spec)
 	}
 	cp := one[*networkingv1.NetworkPolicy](t, objs, r.ControlPlaneNetworkPolicyName())
 	if cp.Spec.Ingress[0].Ports[0].Port.IntValue() != APIServerPort || len(cp.Spec.Ingress[0].From) != 0 {

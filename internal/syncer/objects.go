@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -45,6 +48,10 @@ type objectKind[T client.Object] struct {
 	// onHostPods, when set, returns the virtual objects to judge again when a
 	// host pod of the virtual cluster changes (its IP comes or goes).
 	onHostPods func(ctx context.Context, s *Syncer) []reconcile.Request
+	// onNamespaces, when set, returns the virtual objects to translate again
+	// when a virtual namespace changes (its labels decide what a namespace
+	// selector selects).
+	onNamespaces func(ctx context.Context, s *Syncer) []reconcile.Request
 	// refusalRemovesHost makes a refusal by translate delete the host copy:
 	// a copy that a rule allowed once must not outlive the rule's reason.
 	refusalRemovesHost bool
@@ -62,6 +69,10 @@ func setupObjects[T client.Object](s *Syncer, kind objectKind[T]) error {
 	if kind.onHostPods != nil {
 		b = b.WatchesRawSource(source.Kind(s.host.GetCache(), &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(
 			func(ctx context.Context, _ *corev1.Pod) []reconcile.Request { return kind.onHostPods(ctx, s) })))
+	}
+	if kind.onNamespaces != nil {
+		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(
+			func(ctx context.Context, _ client.Object) []reconcile.Request { return kind.onNamespaces(ctx, s) }))
 	}
 	return b.WithOptions(controllerOptions()).Complete(&objectReconciler[T]{Syncer: s, kind: kind})
 }
@@ -304,4 +315,83 @@ func orNone(values []string) string {
 		return "none set"
 	}
 	return strings.Join(values, ", ")
+}
+
+// networkPolicies: the tenant's NetworkPolicies go down translated and confined to
+// the tenant ([translate.NetworkPolicy]); a peer narrowed on the way is told to the
+// tenant with a Warning event. They are translated again when namespaces change,
+// since a namespace selector resolves to the virtual namespaces it selects now.
+var networkPolicies = objectKind[*networkingv1.NetworkPolicy]{
+	name:   "networkpolicies",
+	format: translate.DNSSubdomain,
+	new:    func() *networkingv1.NetworkPolicy { return &networkingv1.NetworkPolicy{} },
+	translate: func(s *Syncer, v *networkingv1.NetworkPolicy) (*networkingv1.NetworkPolicy, error) {
+		egress := &s.vc.Spec.Isolation.NetworkPolicy.Egress
+		host, notes, err := translate.NetworkPolicy(v, translate.NetworkPolicyOptions{
+			Target: s.target, ResolveNamespaces: s.resolveNamespaces,
+			BlockedCIDRs: egress.BlockedCIDRs, AllowedCIDRs: egress.AllowedCIDRs,
+		})
+		for _, n := range notes {
+			s.event(v, corev1.EventTypeWarning, "NetworkPolicyConfined", "%s", n)
+		}
+		return host, err
+	},
+	onNamespaces: func(ctx context.Context, s *Syncer) []reconcile.Request {
+		var list networkingv1.NetworkPolicyList
+		if err := s.mgr.GetClient().List(ctx, &list); err != nil {
+			s.log.Error(err, "Listing NetworkPolicies to translate them again")
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for _, p := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: p.Namespace, Name: p.Name}})
+		}
+		return reqs
+	},
+	update: func(have, want *networkingv1.NetworkPolicy) bool {
+		changed := metaChanged(have, want)
+		if !equality.Semantic.DeepEqual(have.Spec, want.Spec) {
+			have.Spec = want.Spec
+			changed = true
+		}
+		return changed
+	},
+}
+
+// resolveNamespaces lists the virtual namespaces whose labels selector matches.
+func (s *Syncer) resolveNamespaces(selector labels.Selector) ([]string, error) {
+	var list corev1.NamespaceList
+	if err := s.mgr.GetClient().List(context.Background(), &list, client.MatchingLabelsSelector{Selector: selector}); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(list.Items))
+	for _, ns := range list.Items {
+		names = append(names, ns.Name)
+	}
+	return names, nil
+}
+
+// policyLabels returns the host labels that say whether the tenant's
+// NetworkPolicies select a virtual pod, per direction (see
+// [translate.KeyIsolatedIngress]), or nil when they are not synced.
+func (s *Syncer) policyLabels(ctx context.Context, pod *corev1.Pod) (map[string]string, error) {
+	if !on(s.vc.Spec.Sync.ToHost.NetworkPolicies.Enabled) {
+		return nil, nil
+	}
+	var list networkingv1.NetworkPolicyList
+	if err := s.mgr.GetClient().List(ctx, &list, client.InNamespace(pod.Namespace)); err != nil {
+		return nil, err
+	}
+	ingress, egress := false, false
+	for _, p := range list.Items {
+		sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+		if err != nil || !sel.Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		for _, t := range p.Spec.PolicyTypes {
+			ingress = ingress || t == networkingv1.PolicyTypeIngress
+			egress = egress || t == networkingv1.PolicyTypeEgress
+		}
+	}
+	return map[string]string{translate.KeyIsolatedIngress: strconv.FormatBool(ingress), translate.KeyIsolatedEgress: strconv.FormatBool(egress)}, nil
 }

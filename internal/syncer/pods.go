@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,12 +27,48 @@ import (
 type podReconciler struct{ *Syncer }
 
 func (s *Syncer) setupPods() error {
-	return ctrl.NewControllerManagedBy(s.mgr).
+	b := ctrl.NewControllerManagedBy(s.mgr).
 		Named("pods").
 		For(&corev1.Pod{}).
-		WatchesRawSource(source.Kind(s.host.GetCache(), &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(mapHostToVirtual[*corev1.Pod]))).
-		WithOptions(controllerOptions()).
-		Complete(&podReconciler{s})
+		WatchesRawSource(source.Kind(s.host.GetCache(), &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(mapHostToVirtual[*corev1.Pod])))
+	if on(s.vc.Spec.Sync.ToHost.NetworkPolicies.Enabled) {
+		// A policy that comes, goes or changes its selector isolates other pods:
+		// their host labels follow (see policyLabels).
+		b = b.Watches(&networkingv1.NetworkPolicy{}, handler.EnqueueRequestsFromMapFunc(s.podsOfNamespace))
+	}
+	return b.WithOptions(controllerOptions()).Complete(&podReconciler{s})
+}
+
+// podsOfNamespace returns the virtual pods of obj's namespace.
+func (s *Syncer) podsOfNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	var pods corev1.PodList
+	if err := s.mgr.GetClient().List(ctx, &pods, client.InNamespace(obj.GetNamespace())); err != nil {
+		s.log.Error(err, "Listing pods to label them again", "namespace", obj.GetNamespace())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(pods.Items))
+	for _, p := range pods.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: p.Namespace, Name: p.Name}})
+	}
+	return reqs
+}
+
+// podOptionsFor returns the translation options of one pod: the virtual
+// cluster's, and the host labels that its NetworkPolicies decide.
+func (r *podReconciler) podOptionsFor(ctx context.Context, virtual *corev1.Pod) (translate.PodOptions, error) {
+	opts := r.podOptions()
+	l, err := r.policyLabels(ctx, virtual)
+	if err != nil {
+		return opts, err
+	}
+	if len(l) > 0 {
+		opts.Labels = maps.Clone(opts.Labels)
+		if opts.Labels == nil {
+			opts.Labels = map[string]string{}
+		}
+		maps.Copy(opts.Labels, l)
+	}
+	return opts, nil
 }
 
 // mapHostToVirtual enqueues the virtual object a host object was synced from.
@@ -132,7 +169,11 @@ func (r *podReconciler) createHostPod(ctx context.Context, virtual *corev1.Pod) 
 	if err := r.ensureTokens(ctx, virtual); err != nil {
 		return reconcile.Result{}, fmt.Errorf("issuing service account tokens for pod %s/%s: %w", virtual.Namespace, virtual.Name, err)
 	}
-	host, err := translate.Pod(virtual, r.podOptions())
+	opts, err := r.podOptionsFor(ctx, virtual)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	host, err := translate.Pod(virtual, opts)
 	if err != nil {
 		return reconcile.Result{}, r.refuse(ctx, virtual, "SyncFailed", fmt.Sprintf("cannot run on the host: %v", err))
 	}
@@ -231,7 +272,11 @@ func (r *podReconciler) refuse(ctx context.Context, virtual *corev1.Pod, reason,
 // fields the syncer owns, so whatever the host added (scheduling gates of a queue,
 // injected tolerations, labels of host controllers) stays.
 func (r *podReconciler) updateHostPod(ctx context.Context, virtual, host *corev1.Pod) error {
-	want, err := translate.Pod(virtual, r.podOptions())
+	opts, err := r.podOptionsFor(ctx, virtual)
+	if err != nil {
+		return err
+	}
+	want, err := translate.Pod(virtual, opts)
 	if err != nil {
 		return nil // reported when the pod was created
 	}
@@ -272,7 +317,11 @@ func (r *podReconciler) addEphemeralContainers(ctx context.Context, virtual, hos
 	if len(virtual.Spec.EphemeralContainers) == len(host.Spec.EphemeralContainers) {
 		return nil
 	}
-	want, err := translate.Pod(virtual, r.podOptions())
+	opts, err := r.podOptionsFor(ctx, virtual)
+	if err != nil {
+		return err
+	}
+	want, err := translate.Pod(virtual, opts)
 	if err != nil {
 		return nil // reported when the pod was created
 	}

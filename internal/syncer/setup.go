@@ -46,6 +46,8 @@ func (s *Syncer) kinds() []hostKind {
 			func() error { return setupObjects(s, persistentVolumeClaims) }},
 		{"sync.toHost.ingresses", on(to.Ingresses.Enabled), "networking.k8s.io", "ingresses", writeVerbs, false,
 			func() error { return setupObjects(s, ingresses) }},
+		{"sync.toHost.networkPolicies", on(to.NetworkPolicies.Enabled), "networking.k8s.io", "networkpolicies", writeVerbs, false,
+			func() error { return setupObjects(s, networkPolicies) }},
 		{"sync.fromHost.events", on(from.Events.Enabled), "", "events", readVerbs, false, s.setupEvents},
 	}
 	for _, c := range s.hostClasses() {

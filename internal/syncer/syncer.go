@@ -130,6 +130,7 @@ func New(cfg Config, log logr.Logger) (*Syncer, error) {
 			&corev1.PersistentVolumeClaim{}: {Label: managed},
 			&networkingv1.Ingress{}:         {Label: managed},
 			&discoveryv1.EndpointSlice{}:    {Label: managed},
+			&networkingv1.NetworkPolicy{}:   {Label: managed},
 			&corev1.Node{}:                  {Label: labels.Everything()},
 		}
 		for obj, by := range classes {
@@ -193,6 +194,7 @@ func (s *Syncer) podOptions() translate.PodOptions {
 		DNSServer:     s.cfg.DNSServer,
 		NodeSelector:  iso.NodeSelector,
 		Tolerations:   iso.Tolerations,
+		ResolveNamespaces: s.resolveNamespaces,
 		// Only the host classes the platform offers; the syncer refuses a pod
 		// that names another class (see createHostPod).
 		PriorityClassName: func(n string) string {

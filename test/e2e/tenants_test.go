@@ -195,6 +195,7 @@ func TestTenantWorkloads(t *testing.T) {
 	t.Run("helm test", func(t *testing.T) { helmCreateChart(t, alpha) })
 	t.Run("isolation", func(t *testing.T) { tenantIsolation(t, host, alpha, beta) })
 	t.Run("egress", func(t *testing.T) { tenantEgress(t, host, alpha, beta) })
+	t.Run("network policies", func(t *testing.T) { tenantNetworkPolicies(t, host, alpha) })
 	t.Run("connect port-forward", func(t *testing.T) { connectPortForward(t, u, beta) })
 	t.Run("kill control plane", func(t *testing.T) { killControlPlane(t, host, beta) })
 }
@@ -580,6 +581,72 @@ func tenantEgress(t *testing.T, host *testenv.Host, alpha, beta *tenant) {
 	// subtests use both; here the DNS once more, after the checks above.
 	if out := beta.run("-n", "bank", "exec", "client", "--", "nslookup", "kubernetes.default.svc.cluster.local"); out.ExitCode != 0 {
 		t.Errorf("beta's pod cannot resolve its own API server's name: %s", out)
+	}
+}
+
+// tenantNetworkPolicies shows a tenant's own NetworkPolicies holding on real
+// nodes, as on a cluster of one's own: an ingress policy on web admits only pods
+// labelled access=granted, so the client is refused until it is labelled; an egress
+// policy on the client that allows every address and the web pods lets it reach
+// web and its DNS, but not the host API server, which the platform blocks: the
+// ipBlock is confined, and a peer naming the host API server's address is dropped
+// with a Warning event.
+func tenantNetworkPolicies(t *testing.T, host *testenv.Host, v *tenant) {
+	webIP := strings.TrimSpace(v.k("-n", "shop", "get", "pods", "-l", "app=web", "-o", "jsonpath={.items[0].status.podIP}"))
+	webPod := strings.TrimSpace(v.k("-n", "shop", "get", "pods", "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}"))
+	reaches := func(want bool) {
+		t.Helper()
+		testenv.Eventually(t, time.Minute, time.Second, func() (bool, string) {
+			got := v.get("shop", "client", webIP+" 8080", "/hostname")
+			return (got == webPod) == want, fmt.Sprintf("client GET web: %q, want reached=%v", got, want)
+		})
+	}
+	reaches(true)
+	v.apply(`apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-ingress, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{podSelector: {matchLabels: {access: granted}}}]
+    ports: [{port: 8080}]
+`)
+	reaches(false)
+	v.k("-n", "shop", "label", "pod", "client", "access=granted", "role=client")
+	reaches(true)
+	if got := host.Kubectl(t, "-n", "vc-"+v.name, "get", "networkpolicy", "-l", "kubicle.dev/namespace=shop,kubicle.dev/name=web-ingress", "-o", "name"); strings.TrimSpace(got) == "" {
+		t.Errorf("no host copy of web-ingress")
+	}
+
+	endpoint := strings.TrimSpace(host.Kubectl(t, "-n", "default", "get", "endpointslice", "-l", "kubernetes.io/service-name=kubernetes",
+		"-o", "jsonpath={.items[0].endpoints[0].addresses[0]} {.items[0].ports[0].port}"))
+	apiIP, _, _ := strings.Cut(endpoint, " ")
+	v.apply(fmt.Sprintf(`apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: client-egress, namespace: shop}
+spec:
+  podSelector: {matchLabels: {role: client}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{ipBlock: {cidr: 0.0.0.0/0}}, {podSelector: {matchLabels: {app: web}}}, {ipBlock: {cidr: %s/32}}]
+`, apiIP))
+	testenv.Eventually(t, 30*time.Second, time.Second, func() (bool, string) {
+		events := v.k("-n", "shop", "get", "events", "--field-selector", "involvedObject.kind=NetworkPolicy,involvedObject.name=client-egress",
+			"-o", `jsonpath={range .items[*]}{.type} {.reason}: {.message}{"\n"}{end}`)
+		want := fmt.Sprintf("Warning NetworkPolicyConfined: spec.egress[0].to[2].ipBlock %s/32 was dropped: it lies in 198.18.0.0/15", apiIP)
+		return strings.Contains(events, want), "events of client-egress:\n" + events
+	})
+	testenv.Eventually(t, time.Minute, time.Second, func() (bool, string) {
+		labels := host.Kubectl(t, "-n", "vc-"+v.name, "get", "pods", "-l", "kubicle.dev/namespace=shop,kubicle.dev/name=client", "-o", "jsonpath={.items[0].metadata.labels}")
+		return strings.Contains(labels, `"kubicle.dev/isolated-egress":"true"`), "host labels of client: " + labels
+	})
+	reaches(true)
+	if got := v.get("shop", "client", endpoint, "/version"); strings.Contains(got, "HTTP") {
+		t.Errorf("the client's own egress policy opened the host API server: %q", got)
+	}
+	if out := v.run("-n", "shop", "exec", "client", "--", "nslookup", "web.shop.svc.cluster.local"); out.ExitCode != 0 {
+		t.Errorf("an egress policy of the tenant's cut its pod off its DNS: %s", out)
 	}
 }
 

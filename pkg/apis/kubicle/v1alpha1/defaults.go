@@ -144,13 +144,15 @@ func defaultSync(spec *VirtualClusterSpec) {
 	setDefaultPtr(&to.ConfigMaps.All, false)
 	setDefaultPtr(&to.Secrets.Enabled, true)
 	setDefaultPtr(&to.Secrets.All, false)
+	// A tenant's NetworkPolicy must hold, as on any cluster; translated, it
+	// only ever selects and admits the tenant's own pods.
+	setDefaultPtr(&to.NetworkPolicies.Enabled, true)
 	// Each of these reaches beyond the host namespace (a host name on the
 	// shared ingress controller, a cloud identity, cluster-wide priorities) or
 	// needs a host API that is off by default (Workload), so the platform team
 	// opts in.
 	setDefaultPtr(&to.Ingresses.Enabled, false)
 	setDefaultPtr(&to.ServiceAccounts.Enabled, false)
-	setDefaultPtr(&to.NetworkPolicies.Enabled, false)
 	setDefaultPtr(&to.PriorityClasses.Enabled, false)
 	setDefaultPtr(&to.Workloads.Enabled, false)
 

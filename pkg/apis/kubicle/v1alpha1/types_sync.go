@@ -110,10 +110,17 @@ type SyncToHost struct {
 	ServiceAccounts ResourceSync `json:"serviceAccounts,omitzero"`
 
 	// NetworkPolicies translates the tenant's NetworkPolicies into host
-	// NetworkPolicies within the host namespace.
-	// Not supported yet: validation refuses true.
-	// Default: disabled.
-	// +kubicle:default={"enabled":false}
+	// NetworkPolicies within the host namespace, so that they hold as on a
+	// cluster of one's own: a pod a policy selects gets only what the
+	// tenant's policies allow, and the host's guardrail policies no longer
+	// admit the tenant's other pods to it for that direction. Peers are
+	// confined to the tenant: pod and namespace selectors select only the
+	// virtual cluster's pods, and an ipBlock never opens what
+	// isolation.networkPolicy.egress blocks (a peer inside a blocked range is
+	// dropped, with a Warning event). Pods always reach the virtual cluster's
+	// API server and DNS, and its control plane reaches them.
+	// Default: enabled.
+	// +kubicle:default={"enabled":true}
 	NetworkPolicies ResourceSync `json:"networkPolicies,omitzero"`
 
 	// PriorityClasses syncs the tenant's PriorityClasses to the host. Off by

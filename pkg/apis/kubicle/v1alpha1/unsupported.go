@@ -52,7 +52,6 @@ func validateUnsupported(vc *VirtualCluster) field.ErrorList {
 		why  string
 	}{
 		{"serviceAccounts", to.ServiceAccounts.Enabled, "ServiceAccounts are not copied to the host"},
-		{"networkPolicies", to.NetworkPolicies.Enabled, "the tenant's NetworkPolicies are not translated to the host"},
 		{"priorityClasses", to.PriorityClasses.Enabled, "the tenant's PriorityClasses are not copied to the host"},
 		{"resourceClaims", to.ResourceClaims.Enabled, "ResourceClaims are not created on the host"},
 		{"workloads", to.Workloads.Enabled, "Workload and PodGroup objects are not copied to the host"},

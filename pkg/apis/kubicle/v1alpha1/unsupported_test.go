@@ -62,7 +62,7 @@ var specTruth = map[string]fieldTruth{
 	"sync.toHost.persistentVolumeClaims.enabled":               builtBy("TestSyncerWorkloads"),
 	"sync.toHost.ingresses.enabled":                            builtBy("TestSyncerWorkloads"),
 	"sync.toHost.serviceAccounts.enabled":                      refusedWhen(func(vc *VirtualCluster) { vc.Spec.Sync.ToHost.ServiceAccounts.Enabled = ptr(true) }),
-	"sync.toHost.networkPolicies.enabled":                      refusedWhen(func(vc *VirtualCluster) { vc.Spec.Sync.ToHost.NetworkPolicies.Enabled = ptr(true) }),
+	"sync.toHost.networkPolicies.enabled":                      builtBy("TestNetworkPolicy", "TestTenantWorkloads"),
 	"sync.toHost.priorityClasses.enabled":                      refusedWhen(func(vc *VirtualCluster) { vc.Spec.Sync.ToHost.PriorityClasses.Enabled = ptr(true) }),
 	"sync.toHost.resourceClaims.enabled":                       refusedWhen(func(vc *VirtualCluster) { vc.Spec.Sync.ToHost.ResourceClaims.Enabled = ptr(true) }),
 	"sync.toHost.workloads.enabled":                            refusedWhen(func(vc *VirtualCluster) { vc.Spec.Sync.ToHost.Workloads.Enabled = ptr(true) }),
@@ -284,11 +284,9 @@ func TestUnsupportedMessages(t *testing.T) {
 			[]string{`spec.controlPlane.expose.type: Invalid value: "NodePort": not supported yet: the exported kubeconfig and "kubicle connect" do not use a node port or load balancer address; use "ClusterIP" or "PortForward"`}},
 		{"toHost kinds", func(vc *VirtualCluster) {
 			to := &vc.Spec.Sync.ToHost
-			to.ServiceAccounts.Enabled, to.NetworkPolicies.Enabled, to.ResourceClaims.Enabled, to.Workloads.Enabled =
-				ptr(true), ptr(true), ptr(true), ptr(true)
+			to.ServiceAccounts.Enabled, to.ResourceClaims.Enabled, to.Workloads.Enabled = ptr(true), ptr(true), ptr(true)
 		}, []string{
 			`spec.sync.toHost.serviceAccounts.enabled: Invalid value: true: not supported yet: ServiceAccounts are not copied to the host`,
-			`spec.sync.toHost.networkPolicies.enabled: Invalid value: true: not supported yet: the tenant's NetworkPolicies are not translated to the host`,
 			`spec.sync.toHost.resourceClaims.enabled: Invalid value: true: not supported yet: ResourceClaims are not created on the host`,
 			`spec.sync.toHost.workloads.enabled: Invalid value: true: not supported yet: Workload and PodGroup objects are not copied to the host`,
 		}},
