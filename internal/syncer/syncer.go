@@ -188,12 +188,12 @@ func (s *Syncer) Ready() bool { return s.ready.Load() }
 func (s *Syncer) podOptions() translate.PodOptions {
 	iso := s.vc.Spec.Isolation
 	opts := translate.PodOptions{
-		Target:        s.target,
-		APIServerHost: s.cfg.APIServerHost,
-		APIServerPort: s.cfg.APIServerPort,
-		DNSServer:     s.cfg.DNSServer,
-		NodeSelector:  iso.NodeSelector,
-		Tolerations:   iso.Tolerations,
+		Target:            s.target,
+		APIServerHost:     s.cfg.APIServerHost,
+		APIServerPort:     s.cfg.APIServerPort,
+		DNSServer:         s.cfg.DNSServer,
+		NodeSelector:      iso.NodeSelector,
+		Tolerations:       iso.Tolerations,
 		ResolveNamespaces: s.resolveNamespaces,
 		// Only the host classes the platform offers; the syncer refuses a pod
 		// that names another class (see createHostPod).
