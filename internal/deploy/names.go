@@ -193,7 +193,9 @@ func (r Ref) WorkloadsEgressNetworkPolicyName() string { return r.Name + "-workl
 // WorkloadsControlPlaneNetworkPolicyName is the name of the NetworkPolicy that
 // keeps every tenant pod and the control plane's pods in touch, whatever the
 // tenant's own policies say.
-func (r Ref) WorkloadsControlPlaneNetworkPolicyName() string { return r.Name + "-workloads-control-plane" }
+func (r Ref) WorkloadsControlPlaneNetworkPolicyName() string {
+	return r.Name + "-workloads-control-plane"
+}
 
 // ControlPlaneNetworkPolicyName is the name of the NetworkPolicy that guards
 // the control plane's pods.
