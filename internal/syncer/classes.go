@@ -101,6 +101,11 @@ type hostClassReconciler struct {
 }
 
 func (r *hostClassReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	res, err := r.reconcile(ctx, req)
+	return settle(ctx, r.class.resource+" "+req.Name, res, err)
+}
+
+func (r *hostClassReconciler) reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	host := r.class.newObj()
 	err := r.host.GetCache().Get(ctx, req.NamespacedName, host)
 	if err != nil && !apierrors.IsNotFound(err) {

@@ -48,7 +48,7 @@ func (r *eventReconciler) Reconcile(ctx context.Context, req reconcile.Request) 
 	start := time.Now()
 	err := r.reconcile(ctx, req.NamespacedName)
 	r.metrics.observe("events", start, err)
-	return reconcile.Result{}, err
+	return settle(ctx, "event "+req.String(), reconcile.Result{}, err)
 }
 
 func (r *eventReconciler) reconcile(ctx context.Context, key types.NamespacedName) error {

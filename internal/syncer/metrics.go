@@ -1,11 +1,15 @@
 package syncer
 
 import (
+	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
 // metrics are the syncer's own series. controller-runtime adds, per controller (one
@@ -63,4 +67,16 @@ func controllerOptions() controller.Options {
 // did not reach the host (kubectl describe).
 func (s *Syncer) event(obj client.Object, eventType, reason, format string, args ...any) {
 	s.recorder.Eventf(obj, eventType, reason, format, args...)
+}
+
+// settle turns the errors of a lost race into a quick retry: a conflict (another
+// writer, such as the host's kubelet or a controller of the virtual cluster, got
+// there first) or an object gone meanwhile is not a failure, and is not logged as
+// one; the next attempt reads fresh objects. Other errors pass through.
+func settle(ctx context.Context, what string, res reconcile.Result, err error) (reconcile.Result, error) {
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		klog.FromContext(ctx).V(4).Info("Retrying after a lost race", "object", what, "reason", err.Error())
+		return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
+	}
+	return res, err
 }

@@ -48,7 +48,7 @@ func (r *nodeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	start := time.Now()
 	err := r.reconcile(ctx, req.Name)
 	r.metrics.observe("nodes", start, err)
-	return reconcile.Result{}, err
+	return settle(ctx, "node "+req.Name, reconcile.Result{}, err)
 }
 
 func (r *nodeReconciler) reconcile(ctx context.Context, name string) error {

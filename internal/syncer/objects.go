@@ -81,7 +81,7 @@ func (r *objectReconciler[T]) Reconcile(ctx context.Context, req reconcile.Reque
 	start := time.Now()
 	err := r.reconcile(ctx, req.NamespacedName)
 	r.metrics.observe(r.kind.name, start, err)
-	return reconcile.Result{}, err
+	return settle(ctx, r.kind.name+" "+req.String(), reconcile.Result{}, err)
 }
 
 func (r *objectReconciler[T]) reconcile(ctx context.Context, key types.NamespacedName) error {

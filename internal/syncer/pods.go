@@ -84,7 +84,7 @@ func (r *podReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 	start := time.Now()
 	res, err := r.reconcile(ctx, req)
 	r.metrics.observe("pods", start, err)
-	return res, err
+	return settle(ctx, "pod "+req.String(), res, err)
 }
 
 func (r *podReconciler) reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {

@@ -142,7 +142,7 @@ func (r *dependencyReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 	start := time.Now()
 	err := r.sync(ctx, req.NamespacedName, false)
 	r.metrics.observe(r.kind, start, err)
-	return reconcile.Result{}, err
+	return settle(ctx, r.kind+" "+req.String(), reconcile.Result{}, err)
 }
 
 // mapPodRefs enqueues the ConfigMaps (or Secrets) a virtual pod references.
