@@ -302,3 +302,205 @@ func TestPlacementPolicy(t *testing.T) {
 		t.Errorf("host pods of g: %q, want train on gpu-0", got)
 	}
 }
+
+// TestTenancyBoundary: three tenants on one host. "hostile", admin of its virtual
+// cluster with the default config, tries every way out it has: another tenant's
+// volume by name, another tenant's pod behind a Service of its own, host namespaces
+// and paths, the GPU nodes' taint, a node port and external IPs, a priority class
+// of its own, a NetworkPolicy opening the host API server, a privileged kubectl
+// debug, and its service account's token against the host API. Each is refused,
+// at once or by a Warning event that names the rule and the field; nothing of it
+// reaches the host; the syncer logs no error for it. "calm" (restricted) keeps
+// running untouched, and is itself refused a root pod in the restricted
+// standard's words. "trusted", where the platform opted in (privileged, node
+// ports), gets what hostile was refused. (API behaviour, on simulated nodes; the
+// network boundary is shown on real nodes by TestTenantWorkloads.)
+func TestTenancyBoundary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the embedded host and three virtual control planes")
+	}
+	host := testenv.StartHost(t, "--nodes", "1", "--gpu-nodes", "1")
+	tenant := func(name, spec string) *testenv.ControlPlane {
+		file := filepath.Join(t.TempDir(), name+".yaml")
+		writeTestFile(t, file, fmt.Sprintf("apiVersion: kubicle.dev/v1alpha1\nkind: VirtualCluster\nmetadata: {name: %[1]s, namespace: vc-%[1]s}\nspec:\n  controlPlane: {driver: process}\n%[2]s", name, spec))
+		vc := virtualCluster(t, host, name, "vc-"+name, "--config", file)
+		waitServiceAccount(t, vc.Kubeconfig, "default")
+		return vc
+	}
+	calm := tenant("calm", "  isolation: {podSecurityStandard: restricted}\n")
+	hostile := tenant("hostile", "")
+	trusted := tenant("trusted", "  isolation: {podSecurityStandard: privileged, allowedServiceTypes: [ClusterIP, NodePort]}\n")
+	kubectl := func(vc *testenv.ControlPlane, args ...string) testenv.Result {
+		return testenv.Run(t, time.Minute, nil, testenv.Kubectl(t), append([]string{"--kubeconfig", vc.Kubeconfig}, args...)...)
+	}
+	apply := func(vc *testenv.ControlPlane, manifest string) testenv.Result {
+		file := filepath.Join(t.TempDir(), "manifest.yaml")
+		writeTestFile(t, file, manifest)
+		return kubectl(vc, "apply", "-f", file)
+	}
+	refused := func(what string, res testenv.Result, want string) {
+		t.Helper()
+		if res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+			t.Errorf("%s: %s\nwant the refusal %q", what, res, want)
+		}
+	}
+	warned := func(vc *testenv.ControlPlane, kind, name, want string) {
+		t.Helper()
+		testenv.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
+			events := vc.Kubectl(t, "get", "events", "--field-selector", "involvedObject.kind="+kind+",involvedObject.name="+name,
+				"-o", `jsonpath={range .items[*]}{.type} {.reason}: {.message}{"\n"}{end}`)
+			return strings.Contains(events, want), fmt.Sprintf("events of %s %s:\n%s\nwant %q", kind, name, events, want)
+		})
+	}
+
+	// calm: a restricted workload with a volume, running.
+	if res := apply(calm, `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: default}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - name: web
+        image: registry.example/web:v1
+        securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+        volumeMounts: [{name: data, mountPath: /data}]
+      volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+`); res.ExitCode != 0 {
+		t.Fatalf("calm's workload: %s", res)
+	}
+	testenv.Eventually(t, time.Minute, 250*time.Millisecond, func() (bool, string) {
+		got := calm.Kubectl(t, "get", "pods", "-l", "app=web", "-o", `jsonpath={range .items[*]}{.status.phase} {end}`)
+		return got == "Running Running ", "calm's web pods: " + got
+	})
+	var calmPV string
+	testenv.Eventually(t, time.Minute, 250*time.Millisecond, func() (bool, string) {
+		calmPV = strings.TrimSpace(host.Kubectl(t, "-n", "vc-calm", "get", "pvc", "-o", `jsonpath={range .items[?(@.status.phase=="Bound")]}{.spec.volumeName}{end}`))
+		return calmPV != "", "waiting for calm's host claim to be bound"
+	})
+	calmHostPods := hostPods(t, host, "vc-calm")
+	calmIP := strings.Fields(calm.Kubectl(t, "get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.podIP}"))[0]
+	refused("calm's root pod", kubectl(calm, "run", "root", "--image=registry.example/root:v1"),
+		`pods "root" is forbidden: violates PodSecurity "restricted" (spec.isolation.podSecurityStandard): allowPrivilegeEscalation != false`)
+
+	// hostile: another tenant's volume by name gets a volume of its own.
+	if res := apply(hostile, fmt.Sprintf(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: steal, namespace: default}
+spec: {accessModes: [ReadWriteOnce], volumeName: %s, resources: {requests: {storage: 1Gi}}}
+`, calmPV)); res.ExitCode != 0 {
+		t.Fatalf("hostile's claim: %s", res)
+	}
+	testenv.Eventually(t, time.Minute, 250*time.Millisecond, func() (bool, string) {
+		claim := host.Kubectl(t, "-n", "vc-hostile", "get", "pvc", "-o", `jsonpath={range .items[*]}{.status.phase} {.spec.volumeName}{end}`)
+		_, volume, _ := strings.Cut(claim, " ")
+		return volume != "" && volume != calmPV, fmt.Sprintf("hostile's host claim: %q (calm's volume is %s)", claim, calmPV)
+	})
+	if owner := host.Kubectl(t, "get", "pv", calmPV, "-o", "jsonpath={.spec.claimRef.namespace}"); owner != "vc-calm" {
+		t.Errorf("calm's volume %s is bound to a claim in %q", calmPV, owner)
+	}
+	// Another tenant's pod behind a Service of its own.
+	if res := apply(hostile, fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata: {name: front, namespace: default}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: front-1, namespace: default, labels: {kubernetes.io/service-name: front}}
+addressType: IPv4
+ports: [{port: 80, protocol: TCP}]
+endpoints: [{addresses: [%q]}]
+`, calmIP)); res.ExitCode != 0 {
+		t.Fatalf("hostile's service: %s", res)
+	}
+	warned(hostile, "EndpointSlice", "front-1", "Warning SyncFailed: cannot run on the host: endpoint address "+calmIP+" is not a pod of this virtual cluster")
+	// Host namespaces and paths, and kubectl debug as root.
+	hostile.Kubectl(t, "run", "plain", "--image=registry.example/plain:v1")
+	refused("hostNetwork and hostPath", kubectl(hostile, "run", "escape", "--image=registry.example/escape:v1",
+		`--overrides={"spec":{"hostNetwork":true,"volumes":[{"name":"etc","hostPath":{"path":"/etc"}}]}}`),
+		`violates PodSecurity "baseline" (spec.isolation.podSecurityStandard): host namespaces (hostNetwork=true), hostPath volumes (volume "etc")`)
+	refused("kubectl debug --profile=sysadmin", kubectl(hostile, "debug", "plain", "--image=registry.example/debug:v1", "--profile=sysadmin", "--", "sh"),
+		`violates PodSecurity "baseline" (spec.isolation.podSecurityStandard): privileged (container "debugger`)
+	// The GPU nodes' taint.
+	refused("a GPU toleration", kubectl(hostile, "run", "gpu", "--image=registry.example/gpu:v1",
+		`--overrides={"spec":{"tolerations":[{"key":"nvidia.com/gpu","operator":"Exists"}]}}`),
+		"refused by the virtual cluster's placement: spec.tolerations[0]: Forbidden: toleration of nvidia.com/gpu (any value, any effect) is not granted to this virtual cluster")
+	// A node port, and external IPs.
+	refused("a NodePort service", kubectl(hostile, "create", "service", "nodeport", "open", "--tcp=80"),
+		`services "open" is forbidden: spec.type: NodePort is not allowed in this virtual cluster; spec.isolation.allowedServiceTypes allows ClusterIP`)
+	refused("external IPs", apply(hostile, `apiVersion: v1
+kind: Service
+metadata: {name: claim-ip, namespace: default}
+spec: {ports: [{port: 80}], externalIPs: [198.18.0.1]}
+`), `services "claim-ip" is forbidden: spec.externalIPs (198.18.0.1): a Service of a virtual cluster cannot claim addresses on the host's nodes`)
+	// A priority class of its own.
+	hostile.Kubectl(t, "create", "priorityclass", "urgent", "--value=1000000")
+	hostile.Kubectl(t, "run", "urgent", "--image=registry.example/urgent:v1", `--overrides={"spec":{"priorityClassName":"urgent"}}`)
+	warned(hostile, "Pod", "urgent", `Warning SyncRefused: priorityClassName "urgent" is not a class the platform offers`)
+	// A NetworkPolicy that opens the host API server's address.
+	if res := apply(hostile, `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: out, namespace: default}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress: [{to: [{ipBlock: {cidr: 198.18.0.1/32}}]}]
+`); res.ExitCode != 0 {
+		t.Fatalf("hostile's network policy: %s", res)
+	}
+	warned(hostile, "NetworkPolicy", "out", "Warning NetworkPolicyConfined: spec.egress[0].to[0].ipBlock 198.18.0.1/32 was dropped: it lies in 198.18.0.0/15")
+	// Its token is the virtual cluster's, worthless on the host.
+	token := strings.TrimSpace(hostile.Kubectl(t, "create", "token", "default"))
+	server := strings.TrimSpace(host.Kubectl(t, "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"))
+	res := testenv.Run(t, time.Minute, nil, testenv.Kubectl(t), "--kubeconfig", "/dev/null", "--server", server, "--insecure-skip-tls-verify", "--token", token, "get", "namespaces")
+	refused("a virtual service account token on the host", res, "Unauthorized")
+
+	// Nothing of it reached the host: the plain pod only, and no policy opening
+	// the host API server.
+	testenv.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
+		got := strings.TrimSpace(host.Kubectl(t, "-n", "vc-hostile", "get", "pods", "-l", "kubicle.dev/name", "-o", `jsonpath={range .items[*]}{.metadata.annotations.kubicle\.dev/name} {end}`))
+		return got == "plain", "hostile's host pods: " + got
+	})
+	if svcs := host.Kubectl(t, "-n", "vc-hostile", "get", "services", "-o", `jsonpath={range .items[*]}{.spec.type}:{.spec.externalIPs} {end}`); strings.Contains(svcs, "NodePort") || strings.Contains(svcs, "198.18") {
+		t.Errorf("hostile's host services: %s", svcs)
+	}
+	if slices := host.Kubectl(t, "-n", "vc-hostile", "get", "endpointslices", "-o", `jsonpath={range .items[*]}{.endpoints[*].addresses} {end}`); strings.Contains(slices, calmIP) {
+		t.Errorf("a host EndpointSlice of hostile fronts calm's pod %s: %s", calmIP, slices)
+	}
+	if policy := host.Kubectl(t, "-n", "vc-hostile", "get", "networkpolicies", "-o", "yaml"); strings.Contains(policy, "198.18.0.1/32") {
+		t.Errorf("a host NetworkPolicy of hostile names the host API server:\n%s", policy)
+	}
+	// calm is untouched.
+	if got := hostPods(t, host, "vc-calm"); got != calmHostPods {
+		t.Errorf("calm's host pods changed:\n%s\nwant\n%s", got, calmHostPods)
+	}
+	// trusted, where the platform opted in, gets what hostile was refused.
+	trusted.Kubectl(t, "run", "node-agent", "--image=registry.example/agent:v1",
+		`--overrides={"spec":{"hostNetwork":true,"volumes":[{"name":"etc","hostPath":{"path":"/etc"}}]}}`)
+	trusted.Kubectl(t, "create", "service", "nodeport", "open", "--tcp=80")
+	testenv.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
+		pods := host.Kubectl(t, "-n", "vc-trusted", "get", "pods", "-l", "kubicle.dev/name", "-o", `jsonpath={range .items[*]}{.spec.hostNetwork} {end}`)
+		svcs := host.Kubectl(t, "-n", "vc-trusted", "get", "services", "-o", `jsonpath={range .items[*]}{.spec.type} {end}`)
+		return strings.TrimSpace(pods) == "true" && strings.Contains(svcs, "NodePort"), fmt.Sprintf("trusted's host pods (hostNetwork) %q, services %q", pods, svcs)
+	})
+	// The syncer logged no error for any of it.
+	data, err := os.ReadFile(hostile.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if len(line) > 5 && line[0] == 'E' && strings.Contains(line, "syncer") {
+			t.Errorf("the syncer logged an error: %s", line)
+		}
+	}
+}
