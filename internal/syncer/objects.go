@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -150,11 +151,35 @@ func (r *objectReconciler[T]) reconcile(ctx context.Context, key types.Namespace
 	return client.IgnoreNotFound(r.mgr.GetClient().Status().Update(ctx, updated, FieldOwner))
 }
 
+// metaChanged makes have's labels and annotations want's and reports a change,
+// keeping the annotations that the host's own controllers write on the object
+// (the volume binder's and provisioner's): the translation never sets those, and
+// removing them would undo the host's work (a claim would never become Bound).
 func metaChanged(have, want client.Object) bool {
-	changed := !equality.Semantic.DeepEqual(have.GetLabels(), want.GetLabels()) || !equality.Semantic.DeepEqual(have.GetAnnotations(), want.GetAnnotations())
+	annotations := maps.Clone(want.GetAnnotations())
+	for k, v := range have.GetAnnotations() {
+		if _, set := annotations[k]; !set && hostOwnedAnnotation(k) {
+			if annotations == nil {
+				annotations = map[string]string{}
+			}
+			annotations[k] = v
+		}
+	}
+	changed := !maps.Equal(have.GetLabels(), want.GetLabels()) || !maps.Equal(have.GetAnnotations(), annotations)
 	have.SetLabels(want.GetLabels())
-	have.SetAnnotations(want.GetAnnotations())
+	have.SetAnnotations(annotations)
 	return changed
+}
+
+// hostOwnedAnnotation reports annotations that the host's controllers set on
+// synced objects: the persistent volume binder's and the provisioners'.
+func hostOwnedAnnotation(k string) bool {
+	for _, prefix := range []string{"pv.kubernetes.io/", "volume.kubernetes.io/", "volume.beta.kubernetes.io/"} {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // persistentVolumeClaims: claims go down, their phase and capacity come up. Only the
