@@ -402,8 +402,8 @@ spec: {accessModes: [ReadWriteOnce], volumeName: %s, resources: {requests: {stor
 	}
 	testenv.Eventually(t, time.Minute, 250*time.Millisecond, func() (bool, string) {
 		claim := host.Kubectl(t, "-n", "vc-hostile", "get", "pvc", "-o", `jsonpath={range .items[*]}{.status.phase} {.spec.volumeName}{end}`)
-		_, volume, _ := strings.Cut(claim, " ")
-		return volume != "" && volume != calmPV, fmt.Sprintf("hostile's host claim: %q (calm's volume is %s)", claim, calmPV)
+		phase, volume, _ := strings.Cut(claim, " ")
+		return phase == "Bound" && volume != calmPV, fmt.Sprintf("hostile's host claim: %q (calm's volume is %s)", claim, calmPV)
 	})
 	if owner := host.Kubectl(t, "get", "pv", calmPV, "-o", "jsonpath={.spec.claimRef.namespace}"); owner != "vc-calm" {
 		t.Errorf("calm's volume %s is bound to a claim in %q", calmPV, owner)
