@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -135,7 +136,7 @@ func (r *hostClassReconciler) reconcile(ctx context.Context, req reconcile.Reque
 	}
 	if virtual.GetLabels()[FromHostLabel] != "true" {
 		// The tenant made an object under the host class's name: the host's wins.
-		return reconcile.Result{Requeue: true}, client.IgnoreNotFound(vclient.Delete(ctx, virtual, client.Preconditions{UID: ptr(virtual.GetUID())}))
+		return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, client.IgnoreNotFound(vclient.Delete(ctx, virtual, client.Preconditions{UID: ptr(virtual.GetUID())}))
 	}
 	if sameClass(want, virtual) {
 		return reconcile.Result{}, nil
@@ -145,7 +146,7 @@ func (r *hostClassReconciler) reconcile(ctx context.Context, req reconcile.Reque
 	if apierrors.IsInvalid(err) {
 		// A field that cannot change (a PriorityClass's value, a StorageClass's
 		// provisioner): replace the copy.
-		return reconcile.Result{Requeue: true}, client.IgnoreNotFound(vclient.Delete(ctx, virtual, client.Preconditions{UID: ptr(virtual.GetUID())}))
+		return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, client.IgnoreNotFound(vclient.Delete(ctx, virtual, client.Preconditions{UID: ptr(virtual.GetUID())}))
 	}
 	return reconcile.Result{}, client.IgnoreNotFound(err)
 }

@@ -74,9 +74,15 @@ func (s *Syncer) event(obj client.Object, eventType, reason, format string, args
 // there first) or an object gone meanwhile is not a failure, and is not logged as
 // one; the next attempt reads fresh objects. Other errors pass through.
 func settle(ctx context.Context, what string, res reconcile.Result, err error) (reconcile.Result, error) {
-	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+	switch {
+	case apierrors.IsConflict(err):
 		klog.FromContext(ctx).V(4).Info("Retrying after a lost race", "object", what, "reason", err.Error())
 		return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
+	case apierrors.IsNotFound(err):
+		// Usually gone for good a moment later (its own event then settles it);
+		// a second between tries keeps a lasting absence cheap.
+		klog.FromContext(ctx).V(4).Info("Retrying after a lost race", "object", what, "reason", err.Error())
+		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
 	return res, err
 }
