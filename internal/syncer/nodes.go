@@ -2,12 +2,14 @@ package syncer
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,10 +23,11 @@ import (
 // virtualNodeLabel marks the virtual nodes the syncer created (and may delete).
 const virtualNodeLabel = "kubicle.dev/virtual-node"
 
-// nodeReconciler keeps one virtual Node per host node that runs a tenant pod: a
-// mirror of the host node's labels, taints, capacity, allocatable (nvidia.com/gpu
-// included) and conditions, with the kubelet endpoint pointing at the control plane.
-// The node disappears when no tenant pod runs there.
+// nodeReconciler keeps one virtual Node per host node that runs a tenant pod or
+// that the virtual cluster shows anyway ([nodeReconciler.nodeShown]): a mirror of
+// the host node's labels, taints, capacity, allocatable (nvidia.com/gpu included)
+// and conditions, with the kubelet endpoint pointing at the control plane. The node
+// disappears when neither holds.
 type nodeReconciler struct{ *Syncer }
 
 func (s *Syncer) setupNodes() error {
@@ -57,6 +60,11 @@ func (r *nodeReconciler) reconcile(ctx context.Context, name string) error {
 		return err
 	}
 	if len(pods.Items) == 0 {
+		if shown, err := r.nodeShown(ctx, name); err != nil {
+			return err
+		} else if shown {
+			return r.ensureVirtualNode(ctx, name)
+		}
 		virtual := &corev1.Node{}
 		if err := r.mgr.GetClient().Get(ctx, types.NamespacedName{Name: name}, virtual); err != nil {
 			return client.IgnoreNotFound(err)
@@ -67,6 +75,34 @@ func (r *nodeReconciler) reconcile(ctx context.Context, name string) error {
 		return client.IgnoreNotFound(r.mgr.GetClient().Delete(ctx, virtual))
 	}
 	return r.ensureVirtualNode(ctx, name)
+}
+
+// nodeShown reports whether the virtual cluster shows host node name although no
+// pod of its runs there: with spec.sync.fromHost.nodes.selector, the nodes it
+// selects; otherwise the nodes the tenant's pods may use (see
+// [translate.NodeAdmits]: in the pool of a dedicated tenant, and with no taint its
+// pods may not tolerate), so that a new virtual cluster has its schedulable nodes,
+// its capacity (GPUs included) visible before any pod runs.
+func (r *nodeReconciler) nodeShown(ctx context.Context, name string) (bool, error) {
+	host := &corev1.Node{}
+	if err := r.host.GetCache().Get(ctx, types.NamespacedName{Name: translate.HostNodeName(name)}, host); apierrors.IsNotFound(err) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if sel := r.vc.Spec.Sync.FromHost.Nodes.Selector; sel != nil {
+		s, err := metav1.LabelSelectorAsSelector(sel)
+		if err != nil {
+			return false, err
+		}
+		return s.Matches(labels.Set(host.Labels)), nil
+	}
+	iso := &r.vc.Spec.Isolation
+	tolerations := append(slices.Clone(iso.Tolerations), iso.AllowedTolerations...)
+	for _, key := range translate.NodeConditionTaintKeys {
+		tolerations = append(tolerations, corev1.Toleration{Key: key, Operator: corev1.TolerationOpExists})
+	}
+	return translate.NodeAdmits(host, tolerations, iso.NodeSelector) == nil, nil
 }
 
 // ensureVirtualNode creates or refreshes the virtual mirror of host node name.

@@ -234,6 +234,7 @@ spec:
 
 // TestPlacementPolicy: a tenant's pods stay on the nodes the platform lets it use.
 // The host has a worker node and a GPU node tainted nvidia.com/gpu:NoSchedule.
+// Before any pod runs, each tenant's virtual cluster shows the nodes it may use.
 // Tenant p (default config, and its own scheduler, so that spec.nodeName reaches
 // the syncer) is refused a toleration of the GPU taint at once, by the virtual API
 // server, with the rule and the field named; a pod that names the GPU node, or a
@@ -253,9 +254,26 @@ func TestPlacementPolicy(t *testing.T) {
 	}
 	p := virtualCluster(t, host, "p", "vc-p", "--config", config("p", "  controlPlane: {driver: process, scheduler: {enabled: true}}\n"))
 	g := virtualCluster(t, host, "g", "vc-g", "--config", config("g",
-		"  controlPlane: {driver: process}\n  isolation:\n    allowedTolerations: [{key: nvidia.com/gpu, operator: Exists}]\n"))
+		"  controlPlane: {driver: process}\n  isolation:\n    allowedTolerations: [{key: nvidia.com/gpu, operator: Exists}]\n"+
+			"  sync:\n    fromHost:\n      nodes: {selector: {matchLabels: {nvidia.com/gpu.present: \"true\"}}}\n"))
 	waitServiceAccount(t, p.Kubeconfig, "default")
 	waitServiceAccount(t, g.Kubeconfig, "default")
+
+	// Before any pod runs, each shows the nodes it may use: p the worker only
+	// (the GPU node's taint is not granted to it), g the GPU nodes its
+	// selector selects.
+	for _, tc := range []struct {
+		vc   *testenv.ControlPlane
+		want string
+	}{{p, "kubicle-worker-0"}, {g, "kubicle-gpu-0"}} {
+		testenv.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
+			got := strings.TrimSpace(tc.vc.Kubectl(t, "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name} {end}`))
+			return got == tc.want, fmt.Sprintf("nodes of a new virtual cluster: %q, want %q", got, tc.want)
+		})
+	}
+	if gpus := g.Kubectl(t, "get", "node", "kubicle-gpu-0", "-o", `jsonpath={.status.allocatable.nvidia\.com/gpu}`); gpus == "" || gpus == "0" {
+		t.Errorf("the GPU node shows no GPUs: %q", gpus)
+	}
 
 	onGPU := `--overrides={"spec":{"tolerations":[{"key":"nvidia.com/gpu","operator":"Exists","effect":"NoSchedule"}],"nodeSelector":{"nvidia.com/gpu.present":"true"}}}`
 	res := testenv.Run(t, time.Minute, nil, testenv.Kubectl(t), "--kubeconfig", p.Kubeconfig, "run", "train", "--image=registry.example/train:v1", onGPU)

@@ -179,9 +179,11 @@ type NodeSync struct {
 
 	// Selector selects host nodes to show in the virtual cluster whether or not
 	// they run the tenant's pods, so that tenants see capacity before they
-	// schedule.
-	// Not supported yet: validation refuses a selector.
-	// Default: unset; only the nodes that run the tenant's pods are shown.
+	// schedule. Nodes that run the tenant's pods are shown as well.
+	// Default: unset; the nodes the tenant's pods may use are shown: those in
+	// its pool (isolation.nodeSelector) whose taints its pods may tolerate
+	// (isolation.tolerations, allowedTolerations), and any node that runs one
+	// of its pods.
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 }
 

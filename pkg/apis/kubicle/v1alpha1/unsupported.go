@@ -66,9 +66,6 @@ func validateUnsupported(vc *VirtualCluster) field.ErrorList {
 		refuse(fp.Child("nodes", "mode"), string(from.Nodes.Mode),
 			`virtual nodes mirror the host nodes that run the tenant's pods; use "real"`)
 	}
-	if from.Nodes.Selector != nil {
-		refuse(fp.Child("nodes", "selector"), "", "only the nodes that run the tenant's pods are shown")
-	}
 
 	iso, ip := &spec.Isolation, p.Child("isolation")
 	switch iso.Mode {
