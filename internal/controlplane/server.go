@@ -40,6 +40,12 @@ type Server struct {
 	admin      *rest.Config
 	serviceIPs *serviceIPAdmission
 	usable     *usableCheck
+	// hostService is what Run found of the host Service in front of this API
+	// server (see lookupHostService), when it syncs to a host.
+	hostService struct {
+		clusterIP string
+		err       error
+	}
 }
 
 // New returns a Server for completed options. Nothing starts until Run.
@@ -82,8 +88,12 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		}
 	}
 	hosts := append([]string{o.Host, o.clientHost()}, o.ExtraSANs...)
-	if ip := s.serviceSAN(ctx); ip != "" {
-		hosts = append(hosts, ip)
+	if o.HostNamespace != "" {
+		// An error is the syncer's to report when it starts.
+		s.hostService.clusterIP, s.hostService.err = s.lookupHostService(ctx)
+		if ip := s.hostService.clusterIP; ip != "" {
+			hosts = append(hosts, ip)
+		}
 	}
 	bundle, err := pki.EnsureBundle(o.path("pki"), pki.BundleOptions{Hosts: hosts, ServiceIP: o.ServiceIP})
 	if err != nil {

@@ -46,7 +46,7 @@ func (s *Server) startSyncer(ctx context.Context, b *pki.Bundle) ([]runnable, er
 		return nil, fmt.Errorf("host kubeconfig %s: %w", o.HostKubeconfig, err)
 	}
 	host.QPS, host.Burst = 100, 200 // the syncer writes a pod per tenant pod
-	apiHost, apiPort, viaService, err := s.apiServiceAddress(ctx)
+	apiHost, apiPort, viaService, err := s.apiAddress()
 	if err != nil {
 		return nil, err
 	}
@@ -255,46 +255,46 @@ func listenRemembered(file, host string) (net.Listener, error) {
 	return ln, nil
 }
 
-// apiServiceAddress is where host pods reach this API server: the ClusterIP of the
-// host Service named after the virtual cluster (driver pod; viaService is true),
-// else this process's own address (driver process).
-func (s *Server) apiServiceAddress(ctx context.Context) (host string, port int32, viaService bool, err error) {
+// lookupHostService returns the ClusterIP of the host Service named after the
+// virtual cluster, in front of this API server (driver pod), or "" when there is
+// none (driver process): the one host lookup the control plane makes at start, for
+// its serving certificate (tenant pods dial that address as
+// KUBERNETES_SERVICE_HOST) and for the syncer (see apiAddress).
+func (s *Server) lookupHostService(ctx context.Context) (string, error) {
 	o := s.opts
 	cfg, err := clientcmd.BuildConfigFromFlags("", o.HostKubeconfig)
 	if err != nil {
-		return "", 0, false, err
+		return "", err
 	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return "", 0, false, err
+		return "", err
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	svc, err := client.CoreV1().Services(o.HostNamespace).Get(rctx, o.Name, metav1.GetOptions{})
 	if err == nil && svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != corev1.ClusterIPNone {
-		return svc.Spec.ClusterIP, 443, true, nil
+		return svc.Spec.ClusterIP, nil
 	}
 	// A control plane inside the host runs with a Role in its namespace, which cannot
 	// read the Namespace object: Forbidden then means "exists, not ours to read".
 	if _, err := client.CoreV1().Namespaces().Get(rctx, o.HostNamespace, metav1.GetOptions{}); err != nil && !apierrors.IsForbidden(err) {
-		return "", 0, false, fmt.Errorf("host namespace %s: %w", o.HostNamespace, err)
+		return "", fmt.Errorf("host namespace %s: %w", o.HostNamespace, err)
 	}
-	return o.clientHost(), int32(o.Port), false, nil
+	return "", nil
 }
 
-// serviceSAN returns the ClusterIP of the host Service in front of this API server
-// (driver pod), which tenant pods dial as KUBERNETES_SERVICE_HOST and which the
-// serving certificate must therefore name, or "" when there is none or the host
-// cannot be asked now (the syncer reports that when it starts).
-func (s *Server) serviceSAN(ctx context.Context) string {
-	if s.opts.HostNamespace == "" {
-		return ""
+// apiAddress is where host pods reach this API server: the host Service's
+// ClusterIP (viaService true), else this process's own address. Valid once Run
+// has looked the Service up and listens.
+func (s *Server) apiAddress() (host string, port int32, viaService bool, err error) {
+	if s.hostService.err != nil {
+		return "", 0, false, s.hostService.err
 	}
-	host, _, viaService, err := s.apiServiceAddress(ctx)
-	if err != nil || !viaService {
-		return ""
+	if ip := s.hostService.clusterIP; ip != "" {
+		return ip, 443, true, nil
 	}
-	return host
+	return s.opts.clientHost(), int32(s.opts.Port), false, nil
 }
 
 // hostServiceIP returns the ClusterIP of host Service name in the host namespace, or
