@@ -172,13 +172,9 @@ func (p *podSecurityAdmission) Validate(_ context.Context, a admission.Attribute
 	default:
 		return nil
 	}
-	pod, ok := a.GetObject().(*core.Pod)
-	if !ok {
-		return nil
-	}
-	v1pod := &corev1.Pod{}
-	if err := corev1conv.Convert_core_Pod_To_v1_Pod(pod, v1pod, nil); err != nil {
-		return apierrors.NewInternalError(err)
+	v1pod, err := admittedPod(a)
+	if v1pod == nil || err != nil {
+		return err
 	}
 	why, err := syncer.PodSecurityViolation(p.standard, v1pod)
 	if err != nil {
@@ -213,17 +209,27 @@ func (p *podPlacementAdmission) Validate(_ context.Context, a admission.Attribut
 	if a.GetResource().GroupResource() != core.Resource("pods") || a.GetSubresource() != "" || a.IsDryRun() {
 		return nil
 	}
-	pod, ok := a.GetObject().(*core.Pod)
-	if !ok {
-		return nil
-	}
-	v1pod := &corev1.Pod{}
-	if err := corev1conv.Convert_core_Pod_To_v1_Pod(pod, v1pod, nil); err != nil {
-		return apierrors.NewInternalError(err)
+	v1pod, err := admittedPod(a)
+	if v1pod == nil || err != nil {
+		return err
 	}
 	if errs := translate.CheckPlacement(v1pod, p.policy); len(errs) > 0 {
 		return apierrors.NewForbidden(core.Resource("pods"), a.GetName(),
 			fmt.Errorf("refused by the virtual cluster's placement: %w", errs.ToAggregate()))
 	}
 	return nil
+}
+
+// admittedPod returns the pod being admitted as a v1 Pod, the form kubicle's
+// checks read, or nil when the object is not a pod.
+func admittedPod(a admission.Attributes) (*corev1.Pod, error) {
+	pod, ok := a.GetObject().(*core.Pod)
+	if !ok {
+		return nil, nil
+	}
+	v1pod := &corev1.Pod{}
+	if err := corev1conv.Convert_core_Pod_To_v1_Pod(pod, v1pod, nil); err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	return v1pod, nil
 }

@@ -267,18 +267,28 @@ func (r *podReconciler) refuse(ctx context.Context, virtual *corev1.Pod, reason,
 	return client.IgnoreNotFound(r.mgr.GetClient().Status().Update(ctx, updated, FieldOwner))
 }
 
+// wantedHostPod returns the host pod that virtual translates to now, or nil when
+// it does not translate (the tenant was told when the pod was created).
+func (r *podReconciler) wantedHostPod(ctx context.Context, virtual *corev1.Pod) (*corev1.Pod, error) {
+	opts, err := r.podOptionsFor(ctx, virtual)
+	if err != nil {
+		return nil, err
+	}
+	want, err := translate.Pod(virtual, opts)
+	if err != nil {
+		return nil, nil
+	}
+	return want, nil
+}
+
 // updateHostPod carries the mutable parts of the virtual spec down: labels,
 // annotations, container images and activeDeadlineSeconds. It patches only the
 // fields the syncer owns, so whatever the host added (scheduling gates of a queue,
 // injected tolerations, labels of host controllers) stays.
 func (r *podReconciler) updateHostPod(ctx context.Context, virtual, host *corev1.Pod) error {
-	opts, err := r.podOptionsFor(ctx, virtual)
-	if err != nil {
+	want, err := r.wantedHostPod(ctx, virtual)
+	if want == nil || err != nil {
 		return err
-	}
-	want, err := translate.Pod(virtual, opts)
-	if err != nil {
-		return nil // reported when the pod was created
 	}
 	patch := client.MergeFrom(host.DeepCopy())
 	changed := host.DeepCopy()
@@ -317,13 +327,9 @@ func (r *podReconciler) addEphemeralContainers(ctx context.Context, virtual, hos
 	if len(virtual.Spec.EphemeralContainers) == len(host.Spec.EphemeralContainers) {
 		return nil
 	}
-	opts, err := r.podOptionsFor(ctx, virtual)
-	if err != nil {
+	want, err := r.wantedHostPod(ctx, virtual)
+	if want == nil || err != nil {
 		return err
-	}
-	want, err := translate.Pod(virtual, opts)
-	if err != nil {
-		return nil // reported when the pod was created
 	}
 	changed := host.DeepCopy()
 	var added []string
