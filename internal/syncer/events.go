@@ -128,7 +128,7 @@ func (r *eventReconciler) reconcile(ctx context.Context, key types.NamespacedNam
 // "Successfully assigned vc-a/web-x-shop-x-a to node-1" reads "… shop/web to node-1".
 func (r *eventReconciler) virtualMessage(msg, hostName string, id translate.Identity) string {
 	msg = strings.ReplaceAll(msg, r.cfg.HostNamespace+"/"+hostName, id.Namespace+"/"+id.Name)
-	return strings.ReplaceAll(msg, hostName, id.Name)
+	return r.hideHostNodeNames(context.Background(), strings.ReplaceAll(msg, hostName, id.Name))
 }
 
 func truncate(s string, n int) string {

@@ -41,7 +41,7 @@ func (s *Syncer) setupNodes() error {
 		For(&corev1.Node{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(byNodeName)).
 		WatchesRawSource(source.Kind(s.host.GetCache(), &corev1.Node{}, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, n *corev1.Node) []reconcile.Request {
-			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: translate.VirtualNodeName(n.Name)}}}
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: s.virtualNodeName(n.Name)}}}
 		}))).
 		WithOptions(controllerOptions()).
 		Complete(&nodeReconciler{s})
@@ -84,8 +84,12 @@ func (r *nodeReconciler) reconcile(ctx context.Context, name string) error {
 // pods may not tolerate), so that a new virtual cluster has its schedulable nodes,
 // its capacity (GPUs included) visible before any pod runs.
 func (r *nodeReconciler) nodeShown(ctx context.Context, name string) (bool, error) {
+	hostName, err := r.hostNodeName(ctx, name)
+	if err != nil || hostName == "" {
+		return false, err
+	}
 	host := &corev1.Node{}
-	if err := r.host.GetCache().Get(ctx, types.NamespacedName{Name: translate.HostNodeName(name)}, host); apierrors.IsNotFound(err) {
+	if err := r.host.GetCache().Get(ctx, types.NamespacedName{Name: hostName}, host); apierrors.IsNotFound(err) {
 		return false, nil
 	} else if err != nil {
 		return false, err
@@ -107,14 +111,21 @@ func (r *nodeReconciler) nodeShown(ctx context.Context, name string) (bool, erro
 
 // ensureVirtualNode creates or refreshes the virtual mirror of host node name.
 func (s *Syncer) ensureVirtualNode(ctx context.Context, name string) error {
+	hostName, err := s.hostNodeName(ctx, name)
+	if err != nil {
+		return err
+	}
+	if hostName == "" {
+		return apierrors.NewNotFound(corev1.Resource("nodes"), name)
+	}
 	host := &corev1.Node{}
-	if err := s.host.GetCache().Get(ctx, types.NamespacedName{Name: translate.HostNodeName(name)}, host); err != nil {
+	if err := s.host.GetCache().Get(ctx, types.NamespacedName{Name: hostName}, host); err != nil {
 		return err
 	}
 	want := s.mirrorNode(host)
 	vclient := s.mgr.GetClient()
 	virtual := &corev1.Node{}
-	err := vclient.Get(ctx, types.NamespacedName{Name: name}, virtual)
+	err = vclient.Get(ctx, types.NamespacedName{Name: name}, virtual)
 	if apierrors.IsNotFound(err) {
 		// The cache may lag behind our own create: work on what the server returned.
 		virtual = want.DeepCopy()
@@ -154,7 +165,7 @@ func (s *Syncer) mirrorNode(host *corev1.Node) *corev1.Node {
 	}
 	labels[virtualNodeLabel] = "true"
 	n := &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: translate.VirtualNodeName(host.Name), Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: s.virtualNodeName(host.Name), Labels: labels},
 		Spec:       corev1.NodeSpec{Taints: host.Spec.Taints, Unschedulable: host.Spec.Unschedulable},
 		Status: corev1.NodeStatus{
 			Capacity:    host.Status.Capacity,
@@ -169,5 +180,6 @@ func (s *Syncer) mirrorNode(host *corev1.Node) *corev1.Node {
 			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: s.cfg.KubeletPort}},
 		},
 	}
+	s.pseudoNode(n, host)
 	return n
 }

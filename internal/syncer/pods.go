@@ -373,7 +373,7 @@ func setImages(have, want []corev1.Container) {
 func (r *podReconciler) syncStatus(ctx context.Context, virtual, host *corev1.Pod) error {
 	vclient := r.mgr.GetClient()
 	if host.Spec.NodeName != "" && virtual.Spec.NodeName == "" {
-		nodeName := translate.VirtualNodeName(host.Spec.NodeName)
+		nodeName := r.virtualNodeName(host.Spec.NodeName)
 		if err := r.ensureVirtualNode(ctx, nodeName); err != nil {
 			return err
 		}
@@ -389,6 +389,15 @@ func (r *podReconciler) syncStatus(ctx context.Context, virtual, host *corev1.Po
 		}
 	}
 	want := translate.VirtualPodStatus(host)
+	if r.pseudoNodes() {
+		// The node's address is the host's: show the made-up node's.
+		if want.NominatedNodeName != "" {
+			want.NominatedNodeName = r.virtualNodeName(want.NominatedNodeName)
+		}
+		if want.HostIP != "" {
+			want.HostIP, want.HostIPs = r.cfg.KubeletIP, []corev1.HostIP{{IP: r.cfg.KubeletIP}}
+		}
+	}
 	if equality.Semantic.DeepEqual(want, virtual.Status) {
 		return nil
 	}

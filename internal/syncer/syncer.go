@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/go-logr/logr"
@@ -85,6 +86,8 @@ type Syncer struct {
 	recorder record.EventRecorder
 	ready    atomic.Bool
 	log      logr.Logger
+	// pseudoToHost maps made-up node names to host node names (pseudo mode).
+	pseudoToHost sync.Map
 }
 
 // New builds a syncer; nothing runs until Start.
@@ -195,6 +198,12 @@ func (s *Syncer) podOptions() translate.PodOptions {
 		NodeSelector:      iso.NodeSelector,
 		Tolerations:       iso.Tolerations,
 		ResolveNamespaces: s.resolveNamespaces,
+		HostNodeName: func(v string) string {
+			if h, err := s.hostNodeName(context.Background(), v); err == nil && h != "" {
+				return h
+			}
+			return v // no such node: the syncer's node check says so
+		},
 		// Only the host classes the platform offers; the syncer refuses a pod
 		// that names another class (see createHostPod).
 		PriorityClassName: func(n string) string {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
+	"encoding/hex"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -149,6 +150,16 @@ func HostNodeName(virtual string) string { return virtual }
 // VirtualNodeName returns the name of the virtual node that mirrors a host
 // node: the same name (see [HostNodeName]).
 func VirtualNodeName(host string) string { return host }
+
+// PseudoNodeName returns the made-up name under which virtual cluster vc shows
+// host node host in pseudo mode: "node-" and ten hex digits of a digest of both.
+// It is stable while both exist, and differs between virtual clusters, so that a
+// tenant can neither read the host's node names nor tell whether it shares a
+// node with another tenant.
+func PseudoNodeName(vc, host string) string {
+	sum := sha256.Sum256([]byte("kubicle-pseudo-node\x00" + vc + "\x00" + host))
+	return "node-" + hex.EncodeToString(sum[:5])
+}
 
 // readableName joins parts with the separator when every part is plain and
 // the result is a valid name of the format.

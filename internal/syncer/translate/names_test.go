@@ -343,3 +343,17 @@ func allStrings(alphabet string, maxLen int) []string {
 	}
 	return out
 }
+
+func TestPseudoNodeName(t *testing.T) {
+	t.Parallel()
+	a1, a2 := PseudoNodeName("a", "worker-1"), PseudoNodeName("a", "worker-1")
+	if a1 != a2 || len(a1) != len("node-")+10 || !strings.HasPrefix(a1, "node-") {
+		t.Errorf("PseudoNodeName(a, worker-1) = %q then %q: want one stable node-<10 hex>", a1, a2)
+	}
+	if b := PseudoNodeName("b", "worker-1"); b == a1 {
+		t.Errorf("two virtual clusters call host node worker-1 %s alike", b)
+	}
+	if o := PseudoNodeName("a", "worker-2"); o == a1 {
+		t.Errorf("two host nodes are both %s", o)
+	}
+}

@@ -54,6 +54,9 @@ type PodOptions struct {
 	// host node, see [HostNodeName]). Default false: nodeName is dropped
 	// and the host scheduler places the pod.
 	VirtualScheduler bool
+	// HostNodeName maps a virtual node name to the host node's, for a pod
+	// whose nodeName is kept (VirtualScheduler). Default nil: the same name.
+	HostNodeName func(virtual string) string
 	// HostServiceAccountName is the host service account tenant pods run
 	// as; no token of it is mounted. Default "default".
 	HostServiceAccountName string
@@ -308,6 +311,8 @@ func (t *podTranslator) spec(s *corev1.PodSpec, p *field.Path) {
 	}
 	if !t.opts.VirtualScheduler {
 		s.NodeName = ""
+	} else if s.NodeName != "" && t.opts.HostNodeName != nil {
+		s.NodeName = t.opts.HostNodeName(s.NodeName)
 	}
 
 	if s.PriorityClassName != "" && t.opts.PriorityClassName != nil {

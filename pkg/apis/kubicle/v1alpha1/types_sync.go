@@ -168,11 +168,15 @@ func (NodeSyncMode) AllowedValues() []string {
 
 // NodeSync says which host nodes a virtual cluster shows, and how.
 type NodeSync struct {
-	// Mode says what the virtual cluster's nodes show. "real" mirrors the host
-	// nodes that run the tenant's pods (name, labels, addresses, capacity). "pseudo" shows one generated
-	// node per host node, hiding the host's node names, addresses and labels
-	// other than well-known topology and GPU labels.
-	// Not supported yet: validation refuses "pseudo".
+	// Mode says what the virtual cluster's nodes show of the host nodes they
+	// stand for. "real" mirrors them: name, labels, addresses, capacity.
+	// "pseudo" gives each a made-up name ("node-" and ten hex digits, stable,
+	// and different in every virtual cluster, so tenants cannot tell whether
+	// they share a node), the control plane's address instead of the node's,
+	// and only the well-known OS, architecture, instance-type, topology and
+	// GPU labels (kubernetes.io/hostname is the made-up name); capacity,
+	// taints and conditions stay true. Pods show the made-up node name and
+	// address, and host events name it too.
 	// Default: real.
 	// +kubicle:default="real"
 	Mode NodeSyncMode `json:"mode,omitempty"`

@@ -61,12 +61,6 @@ func validateUnsupported(vc *VirtualCluster) field.ErrorList {
 		}
 	}
 
-	from, fp := &spec.Sync.FromHost, p.Child("sync", "fromHost")
-	if from.Nodes.Mode == NodeSyncPseudo {
-		refuse(fp.Child("nodes", "mode"), string(from.Nodes.Mode),
-			`virtual nodes mirror the host nodes that run the tenant's pods; use "real"`)
-	}
-
 	iso, ip := &spec.Isolation, p.Child("isolation")
 	switch iso.Mode {
 	case IsolationPrivate:

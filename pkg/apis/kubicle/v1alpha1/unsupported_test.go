@@ -66,7 +66,7 @@ var specTruth = map[string]fieldTruth{
 	"sync.toHost.priorityClasses.enabled":                      refusedWhen(func(vc *VirtualCluster) { vc.Spec.Sync.ToHost.PriorityClasses.Enabled = ptr(true) }),
 	"sync.toHost.resourceClaims.enabled":                       refusedWhen(func(vc *VirtualCluster) { vc.Spec.Sync.ToHost.ResourceClaims.Enabled = ptr(true) }),
 	"sync.toHost.workloads.enabled":                            refusedWhen(func(vc *VirtualCluster) { vc.Spec.Sync.ToHost.Workloads.Enabled = ptr(true) }),
-	"sync.fromHost.nodes.mode":                                 refusedWhen(func(vc *VirtualCluster) { vc.Spec.Sync.FromHost.Nodes.Mode = NodeSyncPseudo }),
+	"sync.fromHost.nodes.mode":                                 builtBy("TestPseudoNodes"),
 	"sync.fromHost.nodes.selector":                             builtBy("TestPlacementPolicy"),
 	"sync.fromHost.storageClasses.enabled":                     builtBy("TestHostClasses"),
 	"sync.fromHost.storageClasses.selector":                    builtBy("TestHostClasses"),
@@ -295,11 +295,9 @@ func TestUnsupportedMessages(t *testing.T) {
 			`spec.sync.fromHost.priorityClasses.enabled: Invalid value: true: must be false while spec.sync.toHost.priorityClasses.enabled is true: a class would be synced both ways`,
 			`spec.sync.toHost.priorityClasses.enabled: Invalid value: true: not supported yet: the tenant's PriorityClasses are not copied to the host`,
 		}},
-		{"pseudo nodes, and a node selector, which is built", func(vc *VirtualCluster) {
+		{"pseudo nodes and a node selector are built", func(vc *VirtualCluster) {
 			vc.Spec.Sync.FromHost.Nodes = NodeSync{Mode: NodeSyncPseudo, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"pool": "a"}}}
-		}, []string{
-			`spec.sync.fromHost.nodes.mode: Invalid value: "pseudo": not supported yet: virtual nodes mirror the host nodes that run the tenant's pods; use "real"`,
-		}},
+		}, nil},
 		{"host classes are built", func(vc *VirtualCluster) {
 			vc.Spec.Sync.FromHost.RuntimeClasses.Enabled = ptr(true)
 			vc.Spec.Sync.FromHost.PriorityClasses = HostClassSync{Enabled: ptr(true), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"offered": "true"}}}
