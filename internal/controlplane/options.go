@@ -47,6 +47,12 @@ type Options struct {
 	ExtraSANs []string
 	// Scheduler runs kube-scheduler in the process.
 	Scheduler bool
+	// LeaderElect makes the controller manager, the scheduler and the syncer's
+	// controllers run only while this replica holds their Leases in the virtual
+	// cluster, for several replicas that share one store (driver pod with
+	// spec.controlPlane.replicas > 1, which turns it on). The API server, DNS and
+	// the kubelet endpoint serve on every replica.
+	LeaderElect bool
 	// Profile picks the controller set; see ProfileVirtual and ProfileHost.
 	Profile Profile
 	// ServiceCIDR is the range Service ClusterIPs come from.
@@ -105,6 +111,12 @@ type Options struct {
 	// port once and keeps it in DataDir/dns-address. With driver pod it is a fixed
 	// port that the control plane's host Service maps port 53 to.
 	DNSListen string
+	// KubeletListen is where the kubelet endpoint listens (see package kubelet):
+	// the address virtual nodes advertise, which the API server dials for logs,
+	// exec and port-forward. Empty means the API server's client host with a port
+	// picked once and kept in DataDir/kubelet-address. With driver pod it is a
+	// fixed loopback port, the same in every replica.
+	KubeletListen string
 	// DNSUpstreams are the resolvers (IP or IP:port) that answer names outside the
 	// cluster domain; empty means the nameservers of /etc/resolv.conf.
 	DNSUpstreams []string
@@ -129,6 +141,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Listen, "listen", o.Listen, "Address the API server serves on; port 0 picks a free port once and keeps it")
 	fs.StringSliceVar(&o.ExtraSANs, "tls-san", o.ExtraSANs, "Extra DNS names or IPs for the API server's certificate")
 	fs.BoolVar(&o.Scheduler, "scheduler", o.Scheduler, "Run kube-scheduler in the control plane")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Run the controllers, scheduler and syncer only while this replica holds their Leases (several replicas on one store); default: on when the config's controlPlane.replicas is more than 1")
 	fs.StringVar((*string)(&o.Profile), "profile", string(o.Profile), "Controller set: virtual (tenant cluster) or host (owns nodes)")
 	fs.StringVar(&o.ServiceCIDR, "service-cidr", o.ServiceCIDR, "Range of Service ClusterIPs")
 	fs.StringVar((*string)(&o.Store), "store", string(o.Store), "Backing store: sqlite, embedded-etcd, external-etcd or database; default: external-etcd with --etcd-servers, database with --datastore-endpoint, else sqlite")
@@ -146,6 +159,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.HostNamespace, "host-namespace", o.HostNamespace, "Host namespace for the virtual cluster's synced objects")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", o.MetricsListen, "Address for plain-HTTP /metrics (e.g. 127.0.0.1:9090); empty: off")
 	fs.StringVar(&o.DNSListen, "dns-listen", o.DNSListen, "Address (UDP and TCP) of the virtual cluster's DNS server; default: the --listen host, port 0 picks a free port once and keeps it")
+	fs.StringVar(&o.KubeletListen, "kubelet-listen", o.KubeletListen, "Address (host:port) of the kubelet endpoint that virtual nodes advertise for logs, exec and port-forward; default: the --listen client host, at a port picked once and kept")
 	fs.StringSliceVar(&o.DNSUpstreams, "dns-upstream", o.DNSUpstreams, "Resolver (IP or IP:port) for names outside the cluster domain, repeatable; default: the nameservers of /etc/resolv.conf")
 	fs.StringArrayVar(&o.ControllerManagerArgs, "kube-controller-manager-arg", o.ControllerManagerArgs, "Extra kube-controller-manager flag (name=value; commas stay in the value), repeatable; replaces kubicle's flag of that name")
 }
@@ -163,6 +177,9 @@ func (o *Options) ApplyConfig(vc *v1alpha1.VirtualCluster, changed func(flag str
 	}
 	if !changed("scheduler") && vc.Spec.ControlPlane.Scheduler.Enabled != nil {
 		o.Scheduler = *vc.Spec.ControlPlane.Scheduler.Enabled
+	}
+	if r := vc.Spec.ControlPlane.Replicas; !changed("leader-elect") && r != nil && *r > 1 {
+		o.LeaderElect = true
 	}
 	if !changed("tls-san") {
 		o.ExtraSANs = append(o.ExtraSANs, vc.Spec.ControlPlane.Expose.ExtraSANs...)

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"kubicle.dev/kubicle/pkg/apis/kubicle/v1alpha1"
 )
 
 func TestValidateReportsEveryProblem(t *testing.T) {
@@ -19,6 +21,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	o.StoreEndpoint = "postgres"
 	o.APIServerArgs = []string{"v=4"}
 	o.ControllerManagerArgs = []string{"novalue"}
+	o.KubeletListen = "127.0.0.1:0"
 	err := o.Validate()
 	if err == nil {
 		t.Fatal("invalid options accepted")
@@ -29,6 +32,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		`--profile "cloud": must be "virtual" or "host"`,
 		`--service-cidr "10.96.0.0": not a CIDR`,
 		"--datastore-endpoint: expected scheme://…, e.g. postgres://user:pass@host/db",
+		`--kubelet-listen "127.0.0.1:0": needs a fixed port (leave the flag out for one picked once and kept)`,
 		`extra flag "novalue": expected name=value`,
 	}
 	if got := err.Error(); got != strings.Join(want, "\n") {
@@ -161,5 +165,58 @@ func TestExtraFlagsKeepCommas(t *testing.T) {
 	}
 	if want := []string{"controllers=*,-ttl-controller"}; !slices.Equal(o.ControllerManagerArgs, want) {
 		t.Errorf("ControllerManagerArgs = %q, want %q", o.ControllerManagerArgs, want)
+	}
+}
+
+// TestLeaderElectFromReplicas: several replicas in the config turn leader election
+// on, unless --leader-elect was given; one replica leaves it off (no Lease
+// renewals on an idle control plane).
+func TestLeaderElectFromReplicas(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		replicas *int32
+		flag     *bool
+		want     bool
+	}{
+		{"unset", nil, nil, false},
+		{"one replica", new(int32(1)), nil, false},
+		{"three replicas", new(int32(3)), nil, true},
+		{"three replicas, flag off", new(int32(3)), new(false), false},
+		{"one replica, flag on", new(int32(1)), new(true), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := NewOptions()
+			if tc.flag != nil {
+				o.LeaderElect = *tc.flag
+			}
+			vc := &v1alpha1.VirtualCluster{}
+			vc.Name, vc.Namespace = "vc", "ns"
+			vc.Spec.ControlPlane.Replicas = tc.replicas
+			o.ApplyConfig(vc, func(flag string) bool { return flag == "leader-elect" && tc.flag != nil })
+			if o.LeaderElect != tc.want {
+				t.Errorf("LeaderElect = %v, want %v", o.LeaderElect, tc.want)
+			}
+		})
+	}
+}
+
+// TestControllerManagerArgsLeaveElectionToKubicle: kube-controller-manager and
+// kube-scheduler never elect on their own (upstream, they exit the process when
+// they stop leading); kubicle's runElected holds their Leases.
+func TestControllerManagerArgsLeaveElectionToKubicle(t *testing.T) {
+	t.Parallel()
+	o := NewOptions()
+	o.DataDir = t.TempDir()
+	o.LeaderElect = true
+	c, err := o.Complete()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{controllerManagerArgs(c, nil2bundle(), "kubeconfig"), schedulerArgs("kubeconfig")} {
+		if !slices.Contains(args, "--leader-elect=false") {
+			t.Errorf("args %q: want --leader-elect=false", args)
+		}
 	}
 }

@@ -176,17 +176,27 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	}
 	compDone := make(chan result, 4)
 	components := 1
-	go func() {
-		compDone <- result{"kube-controller-manager", runControllerManager(compCtx, controllerManagerArgs(o, bundle, kubeconfigs.controllerManager))}
-	}()
+	identity := LeaderIdentity()
+	// elected runs a component on the leader only, when replicas elect one.
+	elected := func(lease string, run func(context.Context) error) func(context.Context) error {
+		if !o.LeaderElect {
+			return run
+		}
+		return func(ctx context.Context) error { return runElected(ctx, s.admin, lease, identity, run) }
+	}
+	controllerManager := elected(ControllerManagerLease, func(ctx context.Context) error {
+		return runControllerManager(ctx, controllerManagerArgs(o, bundle, kubeconfigs.controllerManager))
+	})
+	go func() { compDone <- result{"kube-controller-manager", controllerManager(compCtx)} }()
 	if o.Scheduler {
 		components++
-		go func() {
-			compDone <- result{"kube-scheduler", runScheduler(compCtx, schedulerArgs(kubeconfigs.scheduler))}
-		}()
+		scheduler := elected(SchedulerLease, func(ctx context.Context) error {
+			return runScheduler(ctx, schedulerArgs(kubeconfigs.scheduler))
+		})
+		go func() { compDone <- result{"kube-scheduler", scheduler(compCtx)} }()
 	}
 	if o.syncsToHost() {
-		run, err := s.startSyncer(compCtx, bundle)
+		run, err := s.startSyncer(compCtx, bundle, identity)
 		if err != nil {
 			stopComponents()
 			for ; components > 0; components-- {

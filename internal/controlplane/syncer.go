@@ -39,7 +39,7 @@ type runnable struct {
 // startSyncer builds the syncer against the host and hooks it into the API server's
 // service admission. The syncer never imports this package: the control plane runs
 // the syncer, not the other way round.
-func (s *Server) startSyncer(ctx context.Context, b *pki.Bundle) ([]runnable, error) {
+func (s *Server) startSyncer(ctx context.Context, b *pki.Bundle, identity string) ([]runnable, error) {
 	o := s.opts
 	host, err := clientcmd.BuildConfigFromFlags("", o.HostKubeconfig)
 	if err != nil {
@@ -50,7 +50,7 @@ func (s *Server) startSyncer(ctx context.Context, b *pki.Bundle) ([]runnable, er
 	if err != nil {
 		return nil, err
 	}
-	kubeletLn, err := listenRemembered(o.path("kubelet-address"), o.clientHost())
+	kubeletLn, err := o.listenKubelet()
 	if err != nil {
 		return nil, fmt.Errorf("kubelet endpoint: %w", err)
 	}
@@ -102,9 +102,15 @@ func (s *Server) startSyncer(ctx context.Context, b *pki.Bundle) ([]runnable, er
 		APIServerHost:  apiHost,
 		APIServerPort:  apiPort,
 		DNSServer:      dnsServer,
-		KubeletIP:      o.clientHost(),
+		KubeletIP:      clientIP(kubeletLn.Addr()),
 		KubeletPort:    int32(kubeletLn.Addr().(*net.TCPAddr).Port),
 		Metrics:        legacyregistry.Registerer(),
+	}
+	if o.LeaderElect {
+		cfg.LeaderElection = &syncer.LeaderElection{
+			Namespace: LeaseNamespace, Name: SyncerLease, Identity: identity,
+			LeaseDuration: LeaseDuration, RenewDeadline: RenewDeadline, RetryPeriod: RetryPeriod,
+		}
 	}
 	cfg.Virtual.QPS, cfg.Virtual.Burst = 100, 200
 	sync, err := syncer.New(cfg, klog.FromContext(ctx).WithName("syncer"))
@@ -148,6 +154,13 @@ func (o *Options) validateDNS() []error {
 	if o.DNSListen != "" {
 		if _, _, err := splitListen(o.DNSListen); err != nil {
 			errs = append(errs, fmt.Errorf("--dns-listen %q: %w", o.DNSListen, err))
+		}
+	}
+	if o.KubeletListen != "" {
+		if _, port, err := splitListen(o.KubeletListen); err != nil {
+			errs = append(errs, fmt.Errorf("--kubelet-listen %q: %w", o.KubeletListen, err))
+		} else if port == 0 {
+			errs = append(errs, fmt.Errorf("--kubelet-listen %q: needs a fixed port (leave the flag out for one picked once and kept)", o.KubeletListen))
 		}
 	}
 	for _, u := range o.DNSUpstreams {
@@ -233,6 +246,21 @@ func clientIP(a net.Addr) string {
 		return "127.0.0.1"
 	}
 	return ip.String()
+}
+
+// listenKubelet opens the kubelet endpoint's listener: --kubelet-listen, else the
+// API server's client host at a port picked once and kept in the data directory.
+// Replicas of one control plane need the fixed address: virtual nodes advertise
+// one port, which every replica's API server dials on its own loopback.
+func (c *CompletedOptions) listenKubelet() (net.Listener, error) {
+	if c.KubeletListen != "" {
+		ln, err := net.Listen("tcp", c.KubeletListen)
+		if err != nil {
+			return nil, fmt.Errorf("--kubelet-listen %s: %w", c.KubeletListen, rootCause(err))
+		}
+		return ln, nil
+	}
+	return listenRemembered(c.path("kubelet-address"), c.clientHost())
 }
 
 // listenRemembered listens on host at the port recorded in file, or a free one that

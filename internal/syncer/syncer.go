@@ -18,16 +18,20 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -72,6 +76,27 @@ type Config struct {
 	KubeletPort int32
 	// Metrics receives the syncer's own metrics; nil means none.
 	Metrics prometheus.Registerer
+	// LeaderElection, when set, runs the controllers only while this syncer holds
+	// the Lease it names in the virtual cluster; the caches (and so VirtualReader,
+	// EnsureHostService and CheckService) serve on every replica. Nil: no election.
+	LeaderElection *LeaderElection
+}
+
+// LeaderElection names the Lease that the syncers of a control plane's replicas
+// elect their leader with, and its timing.
+type LeaderElection struct {
+	// Namespace is the Lease's namespace in the virtual cluster.
+	Namespace string
+	// Name is the Lease's name.
+	Name string
+	// Identity is this replica's holder identity.
+	Identity string
+	// LeaseDuration is how long followers wait after the last renewal.
+	LeaseDuration time.Duration
+	// RenewDeadline is how long the leader tries to renew before it gives up.
+	RenewDeadline time.Duration
+	// RetryPeriod is how often candidates try and the leader renews.
+	RetryPeriod time.Duration
 }
 
 // Syncer is a running syncer.
@@ -106,13 +131,33 @@ func New(cfg Config, log logr.Logger) (*Syncer, error) {
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
-	mgr, err := manager.New(cfg.Virtual, manager.Options{
+	mo := manager.Options{
 		Scheme:                 scheme,
 		Logger:                 log,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		LeaderElection:         false,
-	})
+	}
+	if le := cfg.LeaderElection; le != nil {
+		mo.LeaderElection = true
+		mo.LeaderElectionResourceLock = "leases"
+		mo.LeaderElectionNamespace, mo.LeaderElectionID = le.Namespace, le.Name
+		mo.LeaseDuration, mo.RenewDeadline, mo.RetryPeriod = &le.LeaseDuration, &le.RenewDeadline, &le.RetryPeriod
+		// A syncer that stops cleanly hands over at once rather than after
+		// LeaseDuration.
+		mo.LeaderElectionReleaseOnCancel = true
+		// The control plane's identity, the one its controller manager's Lease
+		// names too.
+		coord, err := coordinationv1client.NewForConfig(cfg.Virtual)
+		if err != nil {
+			return nil, fmt.Errorf("syncer: leader election client: %w", err)
+		}
+		mo.LeaderElectionResourceLockInterface = &resourcelock.LeaseLock{
+			LeaseMeta:  metav1.ObjectMeta{Namespace: le.Namespace, Name: le.Name},
+			Client:     coord,
+			LockConfig: resourcelock.ResourceLockConfig{Identity: le.Identity},
+		}
+	}
+	mgr, err := manager.New(cfg.Virtual, mo)
 	if err != nil {
 		return nil, fmt.Errorf("syncer: virtual cluster client: %w", err)
 	}
