@@ -454,6 +454,35 @@ func TestStatefulSet(t *testing.T) {
 	}
 }
 
+// TestStatefulSetReplicas checks a highly available control plane: three
+// replicas on a shared store start together, prefer different nodes, share one
+// PKI, and serve the kubelet endpoint at the one port virtual nodes advertise.
+func TestStatefulSetReplicas(t *testing.T) {
+	t.Parallel()
+	vc := newVC(func(vc *v1alpha1.VirtualCluster) {
+		vc.Spec.ControlPlane.Replicas = new(int32(3))
+		vc.Spec.ControlPlane.BackingStore.Type = v1alpha1.BackingStoreDatabase
+		vc.Spec.ControlPlane.BackingStore.Database = &v1alpha1.Database{
+			Driver: v1alpha1.DatabasePostgres, DSNSecretRef: &v1alpha1.SecretKeyReference{Name: "db"},
+		}
+	})
+	sts := one[*appsv1.StatefulSet](t, mustRender(t, vc, RenderOptions{PKI: testPKI()}), "demo")
+	if *sts.Spec.Replicas != 3 || sts.Spec.PodManagementPolicy != appsv1.ParallelPodManagement {
+		t.Errorf("replicas %d, pod management %s", *sts.Spec.Replicas, sts.Spec.PodManagementPolicy)
+	}
+	cmd := sts.Spec.Template.Spec.Containers[0].Command
+	for _, flag := range []string{"--pki-dir=" + PKIDir, "--kubelet-listen=127.0.0.1:10250"} {
+		if !slices.Contains(cmd, flag) {
+			t.Errorf("command %q lacks %s", cmd, flag)
+		}
+	}
+	aff := sts.Spec.Template.Spec.Affinity
+	if aff == nil || aff.PodAntiAffinity == nil || len(aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) != 1 ||
+		aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].PodAffinityTerm.TopologyKey != corev1.LabelHostname {
+		t.Errorf("want replicas spread over nodes, affinity %+v", aff)
+	}
+}
+
 // TestSleeping checks that a sleeping virtual cluster keeps everything but
 // its control plane's pods.
 func TestSleeping(t *testing.T) {
@@ -647,10 +676,10 @@ func TestRenderErrors(t *testing.T) {
 	}{
 		{"nil", nil, RenderOptions{}, "no VirtualCluster"},
 		{"invalid", newVC(func(vc *v1alpha1.VirtualCluster) { vc.Name = "Not_A_Name" }), RenderOptions{}, "metadata.name"},
-		{"replicas refused until leader election is built", newVC(func(vc *v1alpha1.VirtualCluster) {
+		{"replicas of embedded etcd", newVC(func(vc *v1alpha1.VirtualCluster) {
 			vc.Spec.ControlPlane.Replicas = new(int32(3))
 			vc.Spec.ControlPlane.BackingStore.Type = v1alpha1.BackingStoreEmbeddedEtcd
-		}), RenderOptions{PKI: testPKI()}, "spec.controlPlane.replicas: Invalid value: 3: not supported yet"},
+		}), RenderOptions{PKI: testPKI()}, `spec.controlPlane.replicas: Invalid value: 3: must be 1 with backingStore.type "embeddedEtcd"`},
 		{"database without PKI", newVC(db), RenderOptions{}, "the PKI must too"},
 		{"kubeconfig over config", newVC(func(vc *v1alpha1.VirtualCluster) { vc.Spec.ExportKubeConfig.SecretName = "demo-config" }), RenderOptions{}, `both name Secret "demo-config"`},
 		{"DSN over PKI", newVC(func(vc *v1alpha1.VirtualCluster) {

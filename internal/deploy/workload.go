@@ -33,6 +33,9 @@ const (
 	// (UDP and TCP); the Service maps port 53 to it. Above 1024, so the control plane
 	// binds it without NET_BIND_SERVICE under the restricted Pod Security Standard.
 	DNSPort = 1053
+	// KubeletPort is the loopback port of the control plane's kubelet endpoint,
+	// which virtual nodes advertise and the API server of every replica dials.
+	KubeletPort = 10250
 	// ServiceDNSPort is the DNS port of the Service, the one tenant pods ask.
 	ServiceDNSPort = 53
 	// EtcdClientPort is the client port of the embedded etcd member.
@@ -85,6 +88,7 @@ func ControlPlaneArgs(r Ref, withPKI bool) []string {
 		"--host-namespace=" + r.Namespace,
 		"--listen=0.0.0.0:" + strconv.Itoa(APIServerPort),
 		"--dns-listen=0.0.0.0:" + strconv.Itoa(DNSPort),
+		"--kubelet-listen=127.0.0.1:" + strconv.Itoa(KubeletPort),
 		"--tls-san=" + strings.Join(sans, ","),
 	}
 	if withPKI {
