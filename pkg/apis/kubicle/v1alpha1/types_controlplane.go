@@ -39,11 +39,13 @@ type ControlPlane struct {
 	Resources corev1.ResourceRequirements `json:"resources,omitzero"`
 
 	// Replicas is the number of control plane replicas. More than one makes the
-	// control plane highly available and needs a store that the replicas can
-	// share: embeddedEtcd (an odd number; each replica runs an etcd member),
-	// externalEtcd or database. Only 1 with driver "process".
-	// Not supported yet: validation refuses more than 1, since the
-	// controllers and the syncer run without leader election.
+	// control plane highly available: every replica serves the API, DNS and
+	// logs/exec, and one leader, elected through Leases in the virtual
+	// cluster's kube-system namespace, runs the controller manager, the
+	// scheduler and the syncer's controllers; when it dies another takes over
+	// within about 15 seconds. Several replicas need a store they share:
+	// externalEtcd or database (embeddedEtcd and sqlite keep one replica's
+	// store in its pod). Only 1 with driver "process".
 	// Default: 1.
 	// +kubicle:default=1
 	// +kubicle:minimum=1

@@ -35,10 +35,6 @@ func validateUnsupported(vc *VirtualCluster) field.ErrorList {
 		refuse(cpp.Child("version"), v, fmt.Sprintf(
 			"this kubicle release serves Kubernetes %s only; leave version empty or name that version", ServedKubernetesVersion))
 	}
-	if r := cp.Replicas; r != nil && *r > 1 {
-		refuse(cpp.Child("replicas"), *r,
-			"several replicas would run their controllers and syncers side by side without leader election; use 1")
-	}
 	switch t := cp.Expose.Type; t {
 	case ExposeNodePort, ExposeLoadBalancer:
 		refuse(cpp.Child("expose", "type"), string(t),

@@ -32,11 +32,7 @@ var specTruth = map[string]fieldTruth{
 	"controlPlane.version":   refusedWhen(func(vc *VirtualCluster) { vc.Spec.ControlPlane.Version = "v1.36" }),
 	"controlPlane.image":     builtBy("TestStatefulSet"),
 	"controlPlane.resources": builtBy("TestRenderDefaults", "TestStatefulSet"),
-	"controlPlane.replicas": refusedWhen(func(vc *VirtualCluster) {
-		vc.Spec.ControlPlane.Replicas = ptr[int32](3)
-		vc.Spec.ControlPlane.BackingStore = BackingStore{Type: BackingStoreDatabase,
-			Database: &Database{Driver: DatabasePostgres, DSNSecretRef: &SecretKeyReference{Name: "db", Key: "dsn"}}}
-	}),
+	"controlPlane.replicas": builtBy("TestStatefulSet", "TestControlPlaneHA"),
 	"controlPlane.backingStore.type":                           builtBy("TestStoreSQLite", "TestStoreEmbeddedEtcd", "TestStoreExternalEtcd", "TestStorePostgres"),
 	"controlPlane.backingStore.persistence.enabled":            builtBy("TestStatefulSet"),
 	"controlPlane.backingStore.persistence.size":               builtBy("TestStatefulSet"),
@@ -270,10 +266,10 @@ func TestUnsupportedMessages(t *testing.T) {
 			[]string{`spec.controlPlane.version: Invalid value: "v1.37.1": not supported yet: this kubicle release serves Kubernetes v1.37.2 only; leave version empty or name that version`}},
 		{"version served, minor only", func(vc *VirtualCluster) { vc.Spec.ControlPlane.Version = "v1.37" }, nil},
 		{"version served, patch without v", func(vc *VirtualCluster) { vc.Spec.ControlPlane.Version = "1.37.2" }, nil},
-		{"replicas", func(vc *VirtualCluster) {
+		{"replicas on a shared store", func(vc *VirtualCluster) {
 			vc.Spec.ControlPlane.Replicas = ptr[int32](3)
 			vc.Spec.ControlPlane.BackingStore = BackingStore{Type: BackingStoreExternalEtcd, ExternalEtcd: &ExternalEtcd{Endpoints: []string{"http://etcd:2379"}}}
-		}, []string{`spec.controlPlane.replicas: Invalid value: 3: not supported yet: several replicas would run their controllers and syncers side by side without leader election; use 1`}},
+		}, nil},
 		{"etcd TLS secret", func(vc *VirtualCluster) {
 			vc.Spec.ControlPlane.BackingStore = BackingStore{Type: BackingStoreExternalEtcd, ExternalEtcd: &ExternalEtcd{
 				Endpoints: []string{"https://etcd:2379"}, TLSSecretRef: &SecretReference{Name: "etcd-tls"}}}

@@ -136,11 +136,11 @@ func validateControlPlane(spec *VirtualClusterSpec, p *field.Path) field.ErrorLi
 		case bs.Type == BackingStoreSQLite:
 			errs = append(errs, field.Invalid(rp, *r,
 				`must be 1 with backingStore.type "sqlite": an SQLite file serves one replica; `+
-					`use embeddedEtcd, externalEtcd or database for a highly available control plane`))
-		case bs.Type == BackingStoreEmbeddedEtcd && *r%2 == 0:
+					`use externalEtcd or database for a highly available control plane`))
+		case bs.Type == BackingStoreEmbeddedEtcd:
 			errs = append(errs, field.Invalid(rp, *r,
-				`must be odd with backingStore.type "embeddedEtcd": an even number of etcd members `+
-					`survives no more failures than one member less`))
+				`must be 1 with backingStore.type "embeddedEtcd": each replica would run an etcd member of its own, `+
+					`not one cluster with the others; use externalEtcd or database for a highly available control plane`))
 		}
 	}
 	errs = append(errs, validateBackingStore(bs, process, bp)...)

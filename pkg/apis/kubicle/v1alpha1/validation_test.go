@@ -82,15 +82,16 @@ func TestValidate(t *testing.T) {
 		{name: "replicas zero", change: func(vc *VirtualCluster) { vc.Spec.ControlPlane.Replicas = ptr[int32](0) },
 			want: []string{`spec.controlPlane.replicas: Invalid value: 0: must be at least 1`}},
 		{name: "replicas with sqlite", change: func(vc *VirtualCluster) { vc.Spec.ControlPlane.Replicas = ptr[int32](3) },
-			want: []string{`spec.controlPlane.replicas: Invalid value: 3: must be 1 with backingStore.type "sqlite": an SQLite file serves one replica; use embeddedEtcd, externalEtcd or database for a highly available control plane`}},
-		{name: "replicas even with embedded etcd", change: func(vc *VirtualCluster) {
-			vc.Spec.ControlPlane.Replicas = ptr[int32](2)
-			vc.Spec.ControlPlane.BackingStore.Type = BackingStoreEmbeddedEtcd
-		}, want: []string{`spec.controlPlane.replicas: Invalid value: 2: must be odd with backingStore.type "embeddedEtcd": an even number of etcd members survives no more failures than one member less`}},
-		{name: "replicas odd with embedded etcd", change: func(vc *VirtualCluster) {
+			want: []string{`spec.controlPlane.replicas: Invalid value: 3: must be 1 with backingStore.type "sqlite": an SQLite file serves one replica; use externalEtcd or database for a highly available control plane`}},
+		{name: "replicas with embedded etcd", change: func(vc *VirtualCluster) {
 			vc.Spec.ControlPlane.Replicas = ptr[int32](3)
 			vc.Spec.ControlPlane.BackingStore.Type = BackingStoreEmbeddedEtcd
-		}, want: []string{`spec.controlPlane.replicas: Invalid value: 3: not supported yet: several replicas would run their controllers and syncers side by side without leader election; use 1`}},
+		}, want: []string{`spec.controlPlane.replicas: Invalid value: 3: must be 1 with backingStore.type "embeddedEtcd": each replica would run an etcd member of its own, not one cluster with the others; use externalEtcd or database for a highly available control plane`}},
+		{name: "replicas on a database", change: func(vc *VirtualCluster) {
+			vc.Spec.ControlPlane.Replicas = ptr[int32](3)
+			vc.Spec.ControlPlane.BackingStore = BackingStore{Type: BackingStoreDatabase,
+				Database: &Database{Driver: DatabasePostgres, DSNSecretRef: &SecretKeyReference{Name: "db", Key: "dsn"}}}
+		}},
 		{name: "replicas with process", change: func(vc *VirtualCluster) {
 			vc.Spec.ControlPlane.Replicas = ptr[int32](3)
 			vc.Spec.ControlPlane.Driver = DriverProcess
@@ -360,7 +361,6 @@ func TestValidate(t *testing.T) {
 			`metadata.name: Invalid value: "kubicle": is reserved: it names kubicle's own host objects (operator, chart)`,
 			`spec.controlPlane.backingStore.database: Required value: required when type is "database"`,
 			`spec.isolation.mode: Unsupported value: "strict": supported values: "shared", "dedicated", "private", "auto"`,
-			`spec.controlPlane.replicas: Invalid value: 2: not supported yet: several replicas would run their controllers and syncers side by side without leader election; use 1`,
 		}},
 	}
 	for _, tt := range tests {
