@@ -28,11 +28,11 @@ func refusedWhen(set func(*VirtualCluster)) fieldTruth { return fieldTruth{refus
 // specTruth lists every leaf field of VirtualClusterSpec by its JSON path. A
 // field added to the type without an entry here fails TestEveryFieldBuiltOrRefused.
 var specTruth = map[string]fieldTruth{
-	"controlPlane.driver":    builtBy("TestDriverProcess", "TestLifecycle", "TestStatefulSet"),
-	"controlPlane.version":   refusedWhen(func(vc *VirtualCluster) { vc.Spec.ControlPlane.Version = "v1.36" }),
-	"controlPlane.image":     builtBy("TestStatefulSet"),
-	"controlPlane.resources": builtBy("TestRenderDefaults", "TestStatefulSet"),
-	"controlPlane.replicas": builtBy("TestStatefulSet", "TestControlPlaneHA"),
+	"controlPlane.driver":                                      builtBy("TestDriverProcess", "TestLifecycle", "TestStatefulSet"),
+	"controlPlane.version":                                     refusedWhen(func(vc *VirtualCluster) { vc.Spec.ControlPlane.Version = "v1.36" }),
+	"controlPlane.image":                                       builtBy("TestStatefulSet"),
+	"controlPlane.resources":                                   builtBy("TestRenderDefaults", "TestStatefulSet"),
+	"controlPlane.replicas":                                    builtBy("TestStatefulSet", "TestControlPlaneHA"),
 	"controlPlane.backingStore.type":                           builtBy("TestStoreSQLite", "TestStoreEmbeddedEtcd", "TestStoreExternalEtcd", "TestStorePostgres"),
 	"controlPlane.backingStore.persistence.enabled":            builtBy("TestStatefulSet"),
 	"controlPlane.backingStore.persistence.size":               builtBy("TestStatefulSet"),
