@@ -67,9 +67,39 @@ func (s *Syncer) hideHostNodeNames(ctx context.Context, text string) string {
 		return text
 	}
 	for _, n := range nodes.Items {
-		text = strings.ReplaceAll(text, n.Name, s.virtualNodeName(n.Name))
+		text = replaceName(text, n.Name, s.virtualNodeName(n.Name))
 	}
 	return text
+}
+
+// replaceName replaces old in text where it stands as a whole name: not part of a
+// longer name ("node-1" in "node-10" or "mynode-1" stays), though a sentence's
+// full stop may follow it.
+func replaceName(text, old, repl string) string {
+	if old == "" {
+		return text
+	}
+	nameChar := func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+	}
+	var b strings.Builder
+	for i := 0; ; {
+		j := strings.Index(text[i:], old)
+		if j < 0 {
+			b.WriteString(text[i:])
+			return b.String()
+		}
+		start, end := i+j, i+j+len(old)
+		before := start == 0 || !(nameChar(text[start-1]) || text[start-1] == '.')
+		after := end == len(text) || !nameChar(text[end]) && !(text[end] == '.' && end+1 < len(text) && nameChar(text[end+1]))
+		b.WriteString(text[i:start])
+		if before && after {
+			b.WriteString(repl)
+		} else {
+			b.WriteString(old)
+		}
+		i = end
+	}
 }
 
 // pseudoNode makes a mirror of a host node hide the host in pseudo mode: only the
