@@ -12,7 +12,6 @@ import (
 	"time"
 
 	nodefast "sigs.k8s.io/kwok/kustomize/stage/node/fast"
-	nodeheartbeat "sigs.k8s.io/kwok/kustomize/stage/node/heartbeat-with-lease"
 	podfast "sigs.k8s.io/kwok/kustomize/stage/pod/fast"
 )
 
@@ -24,7 +23,7 @@ import (
 func kwokConfig(logFile, workDir string) string {
 	docs := []string{
 		nodefast.DefaultNodeInit,
-		nodeheartbeat.DefaultNodeHeartbeatWithLease,
+		nodeHeartbeat,
 		podfast.DefaultPodReady,
 		podfast.DefaultPodComplete,
 		podfast.DefaultPodDelete,
@@ -71,6 +70,57 @@ spec:
 	return strings.Join(docs, "\n---\n") + "\n"
 }
 
+// nodeHeartbeat is the stage that keeps a simulated node's status current: its
+// conditions, and its addresses and kubelet port, which the API server needs to
+// reach kwok's kubelet API for logs, exec and port-forward. It writes the
+// addresses from kwok's --node-ip and the node's name on every beat; kwok's own
+// stages write them only when some are missing, and a node whose status lost
+// them (see --node-lease-duration-seconds) answered a simulated pod's logs with
+// "no preferred addresses found" until the next initialization.
+const nodeHeartbeat = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: kubicle-node-heartbeat
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Node
+  selector:
+    matchExpressions:
+    - key: '.status.phase'
+      operator: 'In'
+      values: ['Running']
+    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+      operator: 'In'
+      values: ['True']
+  delay:
+    durationMilliseconds: 60000
+    jitterDurationMilliseconds: 90000
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      {{ $since := or .metadata.creationTimestamp $now }}
+      conditions:
+      {{ range NodeConditions }}
+      - type: {{ .type | Quote }}
+        status: {{ .status | Quote }}
+        reason: {{ .reason | Quote }}
+        message: {{ .message | Quote }}
+        lastHeartbeatTime: {{ $now | Quote }}
+        lastTransitionTime: {{ $since | Quote }}
+      {{ end }}
+      addresses:
+      - type: InternalIP
+        address: {{ NodeIP | Quote }}
+      - type: Hostname
+        address: {{ .metadata.name | Quote }}
+      {{ with NodePort }}
+      daemonEndpoints:
+        kubeletEndpoint:
+          Port: {{ . }}
+      {{ end }}
+`
+
 // containerLog is what every simulated container prints, in the CRI log format that
 // kwok requires ("unsupported log format" otherwise).
 func containerLog(now time.Time) string {
@@ -113,6 +163,10 @@ func startKwok(exe, dir, kubeconfig, certFile, keyFile string, port int, podCIDR
 		"--kubeconfig="+kubeconfig,
 		"--manage-nodes-with-annotation-selector="+kwokAnnotation+"=fake",
 		"--node-ip=127.0.0.1",
+		// Node Leases, renewed as a kubelet does: without them the controller
+		// manager marks every simulated node NotReady 40 s after its last status
+		// beat, kwok initializes it again, and that drops its addresses.
+		"--node-lease-duration-seconds=40",
 		"--node-port="+strconv.Itoa(port),
 		"--server-address="+addr,
 		"--tls-cert-file="+certFile,
