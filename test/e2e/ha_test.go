@@ -194,7 +194,8 @@ func tenantClient(t *testing.T, u *kubicleUser, context string) kubernetes.Inter
 }
 
 // assertOneHostPodEach checks that the host holds exactly one pod for each of the
-// want virtual pods, on the same node with the same IP.
+// want virtual pods, on the same node (the default node view shows host names)
+// with the same IP.
 func assertOneHostPodEach(t *testing.T, vClient, hostClient kubernetes.Interface, vns, hns, selector string, want int) {
 	t.Helper()
 	vpods, hpods := mustList(t, vClient, vns, selector), mustList(t, hostClient, hns, selector)
@@ -217,8 +218,8 @@ func assertOneHostPodEach(t *testing.T, vClient, hostClient kubernetes.Interface
 		if !ok {
 			t.Fatalf("virtual pod %s has no host pod", vp.Name)
 		}
-		if vp.Status.PodIP != hp.Status.PodIP {
-			t.Fatalf("virtual pod %s: IP %s; host: %s", vp.Name, vp.Status.PodIP, hp.Status.PodIP)
+		if vp.Spec.NodeName != hp.Spec.NodeName || vp.Status.PodIP != hp.Status.PodIP {
+			t.Fatalf("virtual pod %s: node %s IP %s; host: %s %s", vp.Name, vp.Spec.NodeName, vp.Status.PodIP, hp.Spec.NodeName, hp.Status.PodIP)
 		}
 	}
 }

@@ -43,34 +43,7 @@ func TestSyncerRestartKeepsExactlyOnePodEach(t *testing.T) {
 
 	testenv.Eventually(t, 4*time.Minute, time.Second, podsRunning(t, vClient, "default", "app=train", 200))
 	testenv.Eventually(t, time.Minute, time.Second, podsRunning(t, hostClient, "vc-big", "app=train", 200))
-	vpods, err := vClient.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=train"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hpods, err := hostClient.CoreV1().Pods("vc-big").List(ctx, metav1.ListOptions{LabelSelector: "app=train"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	byUID := map[string]corev1.Pod{}
-	for _, hp := range hpods.Items {
-		id, err := translate.VirtualIdentity(&hp)
-		if err != nil {
-			t.Fatalf("host pod %s: %v", hp.Name, err)
-		}
-		if _, dup := byUID[string(id.UID)]; dup {
-			t.Fatalf("two host pods for virtual pod %s", id)
-		}
-		byUID[string(id.UID)] = hp
-	}
-	for _, vp := range vpods.Items {
-		hp, ok := byUID[string(vp.UID)]
-		if !ok {
-			t.Fatalf("virtual pod %s has no host pod", vp.Name)
-		}
-		if vp.Spec.NodeName != hp.Spec.NodeName || vp.Status.PodIP != hp.Status.PodIP {
-			t.Fatalf("virtual pod %s: node %s IP %s; host: %s %s", vp.Name, vp.Spec.NodeName, vp.Status.PodIP, hp.Spec.NodeName, hp.Status.PodIP)
-		}
-	}
+	assertOneHostPodEach(t, vClient, hostClient, "default", "vc-big", "app=train", 200)
 }
 
 func countPods(t *testing.T, c kubernetes.Interface, ns, selector string) int {
