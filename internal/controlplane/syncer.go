@@ -148,7 +148,7 @@ func (c *CompletedOptions) dnsListen() string {
 	return net.JoinHostPort(c.Host, "0")
 }
 
-// validateDNS checks --dns-listen and --dns-upstream.
+// validateDNS checks --dns-listen, --dns-upstream and --kubelet-listen.
 func (o *Options) validateDNS() []error {
 	var errs []error
 	if o.DNSListen != "" {
