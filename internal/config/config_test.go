@@ -135,7 +135,7 @@ func TestLoadInvalid(t *testing.T) {
 		name: "replicas with sqlite",
 		doc:  header + "spec:\n  controlPlane:\n    replicas: 3\n",
 		want: `invalid VirtualCluster config (1 problem):
-  spec.controlPlane.replicas: Invalid value: 3: must be 1 with backingStore.type "sqlite": an SQLite file serves one replica; use embeddedEtcd, externalEtcd or database for a highly available control plane`,
+  spec.controlPlane.replicas: Invalid value: 3: must be 1 with backingStore.type "sqlite": an SQLite file serves one replica; use externalEtcd or database for a highly available control plane`,
 	}, {
 		name: "database without a secret ref",
 		doc:  header + "spec:\n  controlPlane:\n    backingStore:\n      type: database\n      database:\n        driver: postgres\n",
